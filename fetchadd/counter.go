@@ -1,0 +1,27 @@
+package fetchadd
+
+import "sync"
+
+// Counter is the fetch-and-add cell: Add returns the value before the add.
+// It is safe for concurrent use; every Add is atomic, so the values handed
+// out are the ones some serial order of the adds would give.
+type Counter struct {
+	mu sync.Mutex
+	v  Number
+}
+
+// Add adds d and returns the value the counter had before.
+func (c *Counter) Add(d Number) (old Number) {
+	c.mu.Lock()
+	old = c.v
+	c.v = old.Add(d)
+	c.mu.Unlock()
+	return old
+}
+
+// Value returns the counter's value now.
+func (c *Counter) Value() Number {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.v
+}

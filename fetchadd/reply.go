@@ -1,0 +1,26 @@
+package fetchadd
+
+// Invalid is the reply to a line that is not a number, as the handout's
+// program prints it.
+const Invalid = "!!!!"
+
+// CRLF ends every reply on the wire: line-oriented Internet protocols of the
+// 1980s (Telnet, SMTP, FTP) end lines with CR LF, and the lab follows them.
+const CRLF = "\r\n"
+
+// AppendResult appends the reply for a number that was added: two spaces,
+// an arrow, a space and the counter's value before the add, "  --> 41".
+func AppendResult(dst []byte, old Number) []byte {
+	dst = append(dst, "  --> "...)
+	return old.Append(dst)
+}
+
+// AppendAnswer adds the number on line to c and appends the reply to dst,
+// with no line ending: the result, or Invalid if line is not a number.
+func AppendAnswer(dst []byte, c *Counter, line []byte) []byte {
+	n, ok := ParseBytes(line)
+	if !ok {
+		return append(dst, Invalid...)
+	}
+	return AppendResult(dst, c.Add(n))
+}

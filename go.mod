@@ -1,0 +1,5 @@
+module fetchadd
+
+go 1.22
+
+require golang.org/x/sys v0.30.0 // indirect

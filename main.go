@@ -1,0 +1,195 @@
+// Command fetchadd is the fetch-and-add lab done with the Berkeley sockets
+// calls: a terminal program, a server and a client.
+//
+//	fetchadd local                  the handout's terminal program
+//	fetchadd serve [-addr H:P]      the lab's server
+//	fetchadd client [HOST[:PORT]]   the terminal program, counter on a server
+//
+// Exit status: 0 done, 1 failed, 2 bad command line.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"fetchadd/client"
+	"fetchadd/fetchadd"
+	"fetchadd/server"
+	"fetchadd/sock"
+)
+
+const usage = `fetchadd: a fetch-and-add counter, terminal program, server and client
+
+Each number you enter is added to a counter; the counter's value before
+the add is printed ("  --> 0"), and anything that is not an integer
+prints "!!!!".
+
+Usage:
+  fetchadd local                   the terminal program
+  fetchadd serve [-addr HOST:PORT] the server (default 127.0.0.1:50007)
+  fetchadd client [HOST[:PORT]]    the terminal program, counter on a server
+
+Run "fetchadd COMMAND -h" for a command's flags.
+`
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "local":
+		return runLocal(args[1:], stdin, stdout, stderr)
+	case "serve":
+		return runServe(args[1:], stderr)
+	case "client":
+		return runClient(args[1:], stdin, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "fetchadd: unknown command %q (want local, serve or client; fetchadd -h for help)\n", args[0])
+	return exitUsage
+}
+
+// newFlags makes a command's flag set, with a usage line and text.
+func newFlags(name, synopsis, text string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: fetchadd %s\n\n%s", synopsis, text)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args; done says to return status at once (after -h,
+// or a bad flag, which the flag package has already reported).
+func parseFlags(fs *flag.FlagSet, args []string, maxArgs int, stderr io.Writer) (status int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, true
+		}
+		return exitUsage, true
+	}
+	if fs.NArg() > maxArgs {
+		fmt.Fprintf(stderr, "fetchadd %s: unexpected argument %q (fetchadd %s -h for help)\n", fs.Name(), fs.Arg(maxArgs), fs.Name())
+		return exitUsage, true
+	}
+	return exitOK, false
+}
+
+func runLocal(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("local", "local", `The handout's terminal program: type a number, see the counter's value
+before the add. Ctrl-D (end of input) or Ctrl-C ends it.
+`, stderr)
+	if status, done := parseFlags(fs, args, 0, stderr); done {
+		return status
+	}
+	// Ctrl-C ends the program quietly, as Python's KeyboardInterrupt does
+	// in the handout's program. Replies are flushed as they are written.
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, os.Interrupt)
+	go func() { <-interrupted; os.Exit(exitOK) }()
+
+	if err := fetchadd.RunTerminal(stdin, stdout, new(fetchadd.Counter)); err != nil {
+		fmt.Fprintf(stderr, "fetchadd local: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+func runServe(args []string, stderr io.Writer) int {
+	fs := newFlags("serve", "serve [-addr HOST:PORT]", `The lab's server, iterative: it serves one connection at a time, and all
+connections share one counter. Each line gets "  --> OLD" or "!!!!", with
+CRLF. Try it with: nc 127.0.0.1 50007
+`, stderr)
+	addr := fs.String("addr", server.DefaultAddr, "listen on `HOST:PORT` (0.0.0.0 or [::] for every interface; port 0: any free port)")
+	if status, done := parseFlags(fs, args, 0, stderr); done {
+		return status
+	}
+	if _, _, err := sock.SplitHostPort(*addr, server.DefaultPort); err != nil {
+		fmt.Fprintf(stderr, "fetchadd serve: -addr: %v\n", err)
+		return exitUsage
+	}
+	logger := log.New(stderr, "fetchadd: ", log.LstdFlags)
+	srv, err := server.Listen(server.Config{Addr: *addr, Log: logger})
+	if err != nil {
+		fmt.Fprintf(stderr, "fetchadd serve: %v\n", err)
+		return exitFail
+	}
+	a := srv.Addr()
+	logger.Printf("iterative server listening on %s: one connection at a time", a)
+	logger.Printf("try it: nc %s %d   or   fetchadd client %s", a.Addr(), a.Port(), a)
+	if a.Addr().IsLoopback() {
+		logger.Printf("to let a partner connect, listen on every interface: -addr 0.0.0.0:%d (IPv4) or -addr '[::]:%d' (IPv6)", a.Port(), a.Port())
+	}
+
+	// SIGINT or SIGTERM: stop accepting, finish the connection being
+	// served, exit 0; at most a second later, exit 0 anyway.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	select {
+	case err = <-served:
+	case sig := <-stop:
+		logger.Printf("%v: stopping", sig)
+		srv.Stop()
+		select {
+		case err = <-served:
+		case <-time.After(time.Second):
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "fetchadd serve: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+func runClient(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("client", "client [HOST[:PORT]]", `The terminal program with its counter on a server (default `+server.DefaultAddr+`):
+each line you type is sent, and the server's reply is printed.
+`, stderr)
+	if status, done := parseFlags(fs, args, 1, stderr); done {
+		return status
+	}
+	addr := server.DefaultAddr
+	if fs.NArg() == 1 {
+		addr = fs.Arg(0)
+	}
+	if _, _, err := sock.SplitHostPort(addr, server.DefaultPort); err != nil {
+		fmt.Fprintf(stderr, "fetchadd client: %v\n", err)
+		return exitUsage
+	}
+	fd, err := client.Dial(addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "fetchadd client: %v\n", err)
+		return exitFail
+	}
+	defer sock.Close(fd)
+	if err := client.Run(fd, stdin, stdout); err != nil {
+		fmt.Fprintf(stderr, "fetchadd client: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}

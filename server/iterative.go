@@ -1,0 +1,78 @@
+package server
+
+import (
+	"errors"
+
+	"fetchadd/fetchadd"
+	"fetchadd/sock"
+
+	"golang.org/x/sys/unix"
+)
+
+// serveIterative is the lab's server: accept a connection, serve it until
+// the client leaves, close it, accept the next. While one client is
+// served, the next waits: the kernel completes its handshake and queues it
+// in the listen backlog, and its lines wait in its socket's receive buffer
+// until accept takes it.
+func (s *Server) serveIterative() error {
+	for {
+		fd, peer, err := sock.Accept(s.lfd, false)
+		if s.stopping.Load() {
+			if err == nil {
+				sock.Close(fd)
+			}
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, unix.ECONNABORTED) {
+				continue // the client left before accept took it
+			}
+			return err
+		}
+		s.mu.Lock()
+		s.conn = fd
+		s.mu.Unlock()
+
+		s.logger.Printf("fd %d: connection from %s", fd, sock.String(peer))
+		err = serveConn(fd, &s.counter)
+
+		s.mu.Lock()
+		sock.Close(fd)
+		s.conn = -1
+		s.mu.Unlock()
+		s.logConnEnd(fd, peer, err)
+	}
+}
+
+// serveConn answers the lines of one connection with blocking reads and
+// writes until the client closes (or half-closes) it: read what came, send
+// the replies to every complete line, repeat. A last line without LF is
+// answered at the end.
+func serveConn(fd int, c *fetchadd.Counter) error {
+	setNoDelay(fd)
+	sess := fetchadd.NewSession(c)
+	buf := make([]byte, readSize)
+	var out []byte
+	for {
+		n, err := sock.Read(fd, buf)
+		if err != nil {
+			return err
+		}
+		if n == 0 { // end of stream
+			return sock.SendAll(fd, sess.Finish(out[:0]))
+		}
+		out = sess.Answer(out[:0], buf[:n])
+		if len(out) > 0 {
+			if err := sock.SendAll(fd, out); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// setNoDelay turns off Nagle's algorithm, which holds back a small write
+// while an earlier one is unacknowledged; with the client's delayed ACKs
+// a request/reply exchange would then stall for 40 ms or more.
+func setNoDelay(fd int) {
+	sock.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+}
