@@ -59,48 +59,59 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "local":
 		return runLocal(args[1:], stdin, stdout, stderr)
 	case "serve":
-		return runServe(args[1:], stderr)
+		return runServe(args[1:], stdout, stderr)
 	case "client":
 		return runClient(args[1:], stdin, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "fetchadd: unknown command %q (want local, serve or client; fetchadd -h for help)\n", args[0])
+	fmt.Fprintf(stderr, "fetchadd: unknown command %q: want local, serve or client (fetchadd -h for help)\n", args[0])
 	return exitUsage
 }
 
-// newFlags makes a command's flag set, with a usage line and text.
-func newFlags(name, synopsis, text string, stderr io.Writer) *flag.FlagSet {
+// newFlags makes a command's flag set. Its usage text is printed for -h;
+// a bad flag is reported by parseFlags in one line.
+func newFlags(name, synopsis, text string, stdout io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: fetchadd %s\n\n%s", synopsis, text)
+		fmt.Fprintf(stdout, "usage: fetchadd %s\n\n%s", synopsis, text)
+		fs.SetOutput(stdout)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	return fs
 }
 
-// parseFlags parses args; done says to return status at once (after -h,
-// or a bad flag, which the flag package has already reported).
+// parseFlags parses args; done says to return status at once: after -h,
+// or after reporting a bad flag or argument.
 func parseFlags(fs *flag.FlagSet, args []string, maxArgs int, stderr io.Writer) (status int, done bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, true
-		}
-		return exitUsage, true
-	}
-	if fs.NArg() > maxArgs {
-		fmt.Fprintf(stderr, "fetchadd %s: unexpected argument %q (fetchadd %s -h for help)\n", fs.Name(), fs.Arg(maxArgs), fs.Name())
-		return exitUsage, true
+	help := fs.Usage
+	fs.Usage = func() {} // Parse calls it on every error; print it for -h only
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		help()
+		return exitOK, true
+	case err != nil:
+		return usageError(stderr, fs.Name(), err.Error()), true
+	case fs.NArg() > maxArgs:
+		return usageError(stderr, fs.Name(), fmt.Sprintf("unexpected argument %q", fs.Arg(maxArgs))), true
 	}
 	return exitOK, false
+}
+
+// usageError reports a bad command line in one line.
+func usageError(stderr io.Writer, command, msg string) int {
+	fmt.Fprintf(stderr, "fetchadd %s: %s (fetchadd %s -h for help)\n", command, msg, command)
+	return exitUsage
 }
 
 func runLocal(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("local", "local", `The handout's terminal program: type a number, see the counter's value
 before the add. Ctrl-D (end of input) or Ctrl-C ends it.
-`, stderr)
+`, stdout)
 	if status, done := parseFlags(fs, args, 0, stderr); done {
 		return status
 	}
@@ -117,21 +128,21 @@ before the add. Ctrl-D (end of input) or Ctrl-C ends it.
 	return exitOK
 }
 
-func runServe(args []string, stderr io.Writer) int {
+func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", "serve [-addr HOST:PORT]", `The lab's server, iterative: it serves one connection at a time, and all
 connections share one counter. Each line gets "  --> OLD" or "!!!!", with
 CRLF. Try it with: nc 127.0.0.1 50007
-`, stderr)
+`, stdout)
 	addr := fs.String("addr", server.DefaultAddr, "listen on `HOST:PORT` (0.0.0.0 or [::] for every interface; port 0: any free port)")
 	if status, done := parseFlags(fs, args, 0, stderr); done {
 		return status
 	}
-	if _, _, err := sock.SplitHostPort(*addr, server.DefaultPort); err != nil {
-		fmt.Fprintf(stderr, "fetchadd serve: -addr: %v\n", err)
-		return exitUsage
+	listenAddr, err := server.ResolveAddr(*addr)
+	if err != nil {
+		return usageError(stderr, "serve", "-addr: "+err.Error())
 	}
 	logger := log.New(stderr, "fetchadd: ", log.LstdFlags)
-	srv, err := server.Listen(server.Config{Addr: *addr, Log: logger})
+	srv, err := server.Listen(server.Config{Addr: listenAddr, Log: logger})
 	if err != nil {
 		fmt.Fprintf(stderr, "fetchadd serve: %v\n", err)
 		return exitFail
@@ -169,7 +180,7 @@ CRLF. Try it with: nc 127.0.0.1 50007
 func runClient(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("client", "client [HOST[:PORT]]", `The terminal program with its counter on a server (default `+server.DefaultAddr+`):
 each line you type is sent, and the server's reply is printed.
-`, stderr)
+`, stdout)
 	if status, done := parseFlags(fs, args, 1, stderr); done {
 		return status
 	}
@@ -178,8 +189,7 @@ each line you type is sent, and the server's reply is printed.
 		addr = fs.Arg(0)
 	}
 	if _, _, err := sock.SplitHostPort(addr, server.DefaultPort); err != nil {
-		fmt.Fprintf(stderr, "fetchadd client: %v\n", err)
-		return exitUsage
+		return usageError(stderr, "client", err.Error())
 	}
 	fd, err := client.Dial(addr)
 	if err != nil {

@@ -8,8 +8,11 @@ import (
 // Prompt is what the handout's program asks before each number.
 const Prompt = "Enter next number: "
 
-// LineReader reads text lines the way Python 3 reads sys.stdin, with
-// universal newlines: "\n", "\r\n" and a lone "\r" each end a line.
+// LineReader reads text lines the way Python 3 reads sys.stdin on Linux
+// and macOS: a line ends at "\n" and only there. (Python opens stdin with
+// newline="\n", not universal newlines: a CR stays in the line, where
+// int() takes it for whitespace, so "5\r\n" is 5 but "2\r3" is not a
+// number.)
 type LineReader struct {
 	r    *bufio.Reader
 	line []byte
@@ -20,28 +23,22 @@ func NewLineReader(r io.Reader) *LineReader {
 	return &LineReader{r: bufio.NewReader(r)}
 }
 
-// ReadLine returns the next line without its ending. A last line with no
-// ending is returned as a line; after it, ReadLine returns io.EOF.
+// ReadLine returns the next line without its "\n". A last line with no
+// "\n" is returned as a line; after it, ReadLine returns io.EOF. The line
+// is valid until the next call.
 func (lr *LineReader) ReadLine() ([]byte, error) {
 	lr.line = lr.line[:0]
 	for {
-		c, err := lr.r.ReadByte()
-		if err == io.EOF && len(lr.line) > 0 {
+		chunk, err := lr.r.ReadSlice('\n')
+		lr.line = append(lr.line, chunk...)
+		switch {
+		case err == nil:
+			return lr.line[:len(lr.line)-1], nil
+		case err == io.EOF && len(lr.line) > 0:
 			return lr.line, nil
-		}
-		if err != nil {
+		case err != bufio.ErrBufferFull:
 			return nil, err
 		}
-		switch c {
-		case '\n':
-			return lr.line, nil
-		case '\r':
-			if next, err := lr.r.Peek(1); err == nil && next[0] == '\n' {
-				lr.r.ReadByte() //nolint:errcheck // Peek just saw it
-			}
-			return lr.line, nil
-		}
-		lr.line = append(lr.line, c)
 	}
 }
 

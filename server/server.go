@@ -36,8 +36,30 @@ const readSize = 4096
 
 // Config says where and how to serve.
 type Config struct {
-	Addr string      // "HOST:PORT"; DefaultAddr if empty
-	Log  *log.Logger // where connections are logged; nil: nowhere
+	Addr netip.AddrPort // where to listen (see ResolveAddr); port 0: any free port
+	Log  *log.Logger    // where connections are logged; nil: nowhere
+}
+
+// ResolveAddr reads a listening address, "HOST:PORT" or "HOST" (port
+// DefaultPort). HOST may be a name, which resolves to its first IPv4
+// address if it has one, or an empty string, meaning 0.0.0.0.
+func ResolveAddr(addr string) (netip.AddrPort, error) {
+	host, port, err := sock.SplitHostPort(addr, DefaultPort)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	ips, err := sock.Resolve(host)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("address %q: %w", addr, err)
+	}
+	ip := ips[0]
+	for _, v4 := range ips {
+		if v4.Is4() {
+			ip = v4
+			break
+		}
+	}
+	return netip.AddrPortFrom(ip, uint16(port)), nil
 }
 
 // Server is a listening fetch-and-add server.
@@ -56,9 +78,6 @@ type Server struct {
 // Listen opens the listening socket for cfg: socket, setsockopt, bind and
 // listen. The server does not accept until Serve.
 func Listen(cfg Config) (*Server, error) {
-	if cfg.Addr == "" {
-		cfg.Addr = DefaultAddr
-	}
 	fd, addr, err := openListener(cfg.Addr)
 	if err != nil {
 		return nil, err
@@ -72,19 +91,11 @@ func Listen(cfg Config) (*Server, error) {
 
 // openListener makes a listening TCP socket bound to addr and returns it
 // with the address it got (the port the kernel chose, if addr's is 0).
-func openListener(addr string) (int, netip.AddrPort, error) {
+func openListener(addr netip.AddrPort) (int, netip.AddrPort, error) {
 	fail := func(err error) (int, netip.AddrPort, error) {
 		return -1, netip.AddrPort{}, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	host, port, err := sock.SplitHostPort(addr, DefaultPort)
-	if err != nil {
-		return -1, netip.AddrPort{}, err
-	}
-	ips, err := sock.Resolve(host)
-	if err != nil {
-		return fail(err)
-	}
-	ip := ips[0]
+	ip := addr.Addr()
 	fd, err := sock.Socket(sock.Domain(ip), unix.SOCK_STREAM, 0)
 	if err != nil {
 		return fail(err)
@@ -97,7 +108,7 @@ func openListener(addr string) (int, netip.AddrPort, error) {
 		err = sock.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
 	}
 	if err == nil {
-		err = sock.Bind(fd, sock.Sockaddr(ip, port))
+		err = sock.Bind(fd, sock.Sockaddr(ip, int(addr.Port())))
 	}
 	if err == nil {
 		err = sock.Listen(fd, Backlog)

@@ -98,7 +98,7 @@ func checkPort(s, host, portStr string) (string, int, error) {
 // Resolve returns the IP addresses of host: the address itself if host is
 // one, else what the system's resolver says (the part getaddrinfo plays in
 // C; it is the one use of package net in fetchadd, kept off the socket
-// path). The empty host is the wildcard 0.0.0.0, as in Python's ('', port).
+// path). The empty host is the wildcard 0.0.0.0, as in Python's bind(("", port)).
 // IPv6 zones ("fe80::1%eth0") are not supported.
 func Resolve(host string) ([]netip.Addr, error) {
 	if host == "" {

@@ -1,0 +1,255 @@
+package main
+
+// The program as a user runs it: a child process (this test binary
+// standing in for fetchadd, see TestMain), its status, its output, and its
+// answer to signals.
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// program is a running fetchadd child process.
+type program struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Reader
+	stderr *bufio.Reader
+	done   chan struct{} // closed when the process has exited
+	err    error         // its exit, valid once done is closed
+}
+
+// command returns the fetchadd command line args as a child process.
+func command(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "FETCHADD_MAIN=1")
+	return cmd
+}
+
+// start runs fetchadd args in the background until the test ends.
+func start(t *testing.T, args ...string) *program {
+	t.Helper()
+	p := &program{t: t, cmd: command(args...), done: make(chan struct{})}
+	var err error
+	p.stdin, _ = p.cmd.StdinPipe()
+	out, _ := p.cmd.StdoutPipe()
+	errOut, _ := p.cmd.StderrPipe()
+	p.stdout, p.stderr = bufio.NewReader(out), bufio.NewReader(errOut)
+	if err = p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// waitLine reads stderr lines until one matches re, and returns its
+// submatches.
+func (p *program) waitLine(re *regexp.Regexp) []string {
+	p.t.Helper()
+	found := make(chan []string, 1)
+	go func() {
+		for {
+			line, err := p.stderr.ReadString('\n')
+			if m := re.FindStringSubmatch(line); m != nil {
+				found <- m
+				go io.Copy(io.Discard, p.stderr) // keep the pipe from filling
+				return
+			}
+			if err != nil {
+				found <- nil
+				return
+			}
+		}
+	}()
+	select {
+	case m := <-found:
+		if m == nil {
+			p.t.Fatalf("stderr ended before a line matching %v", re)
+		}
+		return m
+	case <-time.After(timeout):
+		p.t.Fatalf("no line matching %v on stderr", re)
+	}
+	return nil
+}
+
+// wait waits for the process to exit and returns its status.
+func (p *program) wait() int {
+	p.t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.t.Fatalf("fetchadd %v did not exit", p.cmd.Args[1:])
+	}
+	var exit *exec.ExitError
+	if errors.As(p.err, &exit) {
+		return exit.ExitCode()
+	}
+	if p.err != nil {
+		p.t.Fatal(p.err)
+	}
+	return 0
+}
+
+var listening = regexp.MustCompile(`listening on (\S+):`)
+
+// TestServeSignals: SIGINT or SIGTERM stops the server with status 0,
+// after it has answered the line it was given.
+func TestServeSignals(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p := start(t, "serve", "-addr", "127.0.0.1:0")
+			addr := p.waitLine(listening)[1]
+			c, err := net.DialTimeout("tcp", addr, timeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(timeout))
+			c.Write([]byte("7\n"))
+			r := bufio.NewReader(c)
+			if line, err := r.ReadString('\n'); line != "  --> 0\r\n" {
+				t.Fatalf("reply %q, %v", line, err)
+			}
+			p.cmd.Process.Signal(sig)
+			if status := p.wait(); status != 0 {
+				t.Fatalf("status %d after %v, want 0", status, sig)
+			}
+			if rest, err := io.ReadAll(r); len(rest) != 0 || err != nil {
+				t.Fatalf("after stop the client got %q, %v; want the end of the stream", rest, err)
+			}
+		})
+	}
+}
+
+// TestLocalInterrupt: Ctrl-C ends the terminal program quietly, status 0.
+func TestLocalInterrupt(t *testing.T) {
+	p := start(t, "local")
+	p.stdin.Write([]byte("5\n"))
+	want := "Enter next number:   --> 0\nEnter next number: "
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(p.stdout, got); err != nil || string(got) != want {
+		t.Fatalf("stdout %q, %v", got, err)
+	}
+	p.cmd.Process.Signal(syscall.SIGINT)
+	if status := p.wait(); status != 0 {
+		t.Fatalf("status %d after SIGINT, want 0", status)
+	}
+	if rest, _ := io.ReadAll(p.stdout); len(rest) > 0 {
+		t.Fatalf("printed %q after SIGINT", rest)
+	}
+}
+
+// TestPortInUse: one line that names the address, status 1.
+func TestPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	addr := l.Addr().String()
+	out, status := runProgram(t, "", "serve", "-addr", addr)
+	if status != 1 || strings.Count(out, "\n") != 1 || !strings.Contains(out, addr) || !strings.Contains(out, "bind: address already in use") {
+		t.Fatalf("status %d, stderr %q; want 1 and one line naming %s", status, out, addr)
+	}
+}
+
+// TestClientRefused: nobody listening is one line and status 1.
+func TestClientRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // now nobody listens there
+	out, status := runProgram(t, "1\n", "client", addr)
+	if status != 1 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "connection refused") {
+		t.Fatalf("status %d, stderr %q; want 1 and one line saying connection refused", status, out)
+	}
+}
+
+// TestClientTriesEveryAddress: "localhost" has an IPv6 and an IPv4 address
+// on most systems; with the server on IPv4 only, the client gets there.
+func TestClientTriesEveryAddress(t *testing.T) {
+	srv := startServer(t, "127.0.0.1:0")
+	var out, errOut bytes.Buffer
+	status := run([]string{"client", "localhost:" + strings.TrimPrefix(srv.Addr().String(), "127.0.0.1:")}, strings.NewReader("5\n"), &out, &errOut)
+	if status != 0 || out.String() != "Enter next number:   --> 0\nEnter next number: " {
+		t.Fatalf("status %d, stdout %q, stderr %q", status, out.String(), errOut.String())
+	}
+}
+
+// TestCommandLine: -h is usage and status 0; anything wrong on the command
+// line is one clear line and status 2.
+func TestCommandLine(t *testing.T) {
+	cases := []struct {
+		args   []string
+		status int
+		says   string
+	}{
+		{[]string{"-h"}, 0, "Usage:"},
+		{[]string{"local", "-h"}, 0, "usage: fetchadd local"},
+		{[]string{"serve", "-h"}, 0, "-addr HOST:PORT"},
+		{[]string{"client", "-h"}, 0, "usage: fetchadd client"},
+		{[]string{}, 2, "Usage:"},
+		{[]string{"bogus"}, 2, `unknown command "bogus"`},
+		{[]string{"serve", "-x"}, 2, "flag provided but not defined: -x"},
+		{[]string{"serve", "-addr"}, 2, "flag needs an argument: -addr"},
+		{[]string{"serve", "-addr", "127.0.0.1:65536"}, 2, `port "65536" is not a number from 0 to 65535`},
+		{[]string{"serve", "-addr", "127.0.0.1:http"}, 2, `port "http" is not a number`},
+		{[]string{"serve", "-addr", "[::1"}, 2, "missing ']'"},
+		{[]string{"serve", "-addr", "no.such.host.invalid:1"}, 2, `address "no.such.host.invalid:1"`},
+		{[]string{"serve", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"local", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"client", "a", "b"}, 2, `unexpected argument "b"`},
+		{[]string{"client", "127.0.0.1:-1"}, 2, `port "-1"`},
+	}
+	for _, tc := range cases {
+		out, status := runProgram(t, "", tc.args...)
+		if status != tc.status || !strings.Contains(out, tc.says) {
+			t.Errorf("fetchadd %q: status %d, stderr %q; want %d and %q", tc.args, status, out, tc.status, tc.says)
+		}
+		if status == 2 && tc.status == 2 && len(tc.args) > 0 && strings.Count(out, "\n") > 2 {
+			t.Errorf("fetchadd %q: %d lines of error, want one line", tc.args, strings.Count(out, "\n"))
+		}
+	}
+}
+
+// runProgram runs fetchadd to completion and returns its stderr (with
+// stdout after it, for -h) and status.
+func runProgram(t *testing.T, stdin string, args ...string) (string, int) {
+	t.Helper()
+	cmd := command(args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stderr = &out
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	err := cmd.Run()
+	var exit *exec.ExitError
+	status := 0
+	if errors.As(err, &exit) {
+		status = exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String() + stdout.String(), status
+}
