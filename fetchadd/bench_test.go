@@ -64,7 +64,7 @@ func BenchmarkFramer(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		f.Feed(in, func([]byte, bool) { lines++ })
+		f.Feed(in, func([]byte, bool) bool { lines++; return true })
 	}
 }
 
@@ -78,6 +78,6 @@ func BenchmarkSessionAnswer(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		out = s.Answer(out[:0], in)
+		out, _ = s.Answer(out[:0], in, cap(out))
 	}
 }

@@ -19,35 +19,45 @@ type Framer struct {
 	tooLong bool   // the current line passed MaxLine; dropping to its LF
 }
 
-// Feed passes each line that p completes to emit, in order, without its LF.
-// tooLong says that the line was longer than MaxLine (line is then nil). A
-// line handed to emit is only valid during the call. Bytes after the last
-// LF are kept for the next Feed.
-func (f *Framer) Feed(p []byte, emit func(line []byte, tooLong bool)) {
-	for {
-		i := bytes.IndexByte(p, '\n')
+// Feed passes each line that p completes to emit, in order, without its
+// LF. tooLong says that the line was longer than MaxLine (line is then
+// nil). A line handed to emit is only valid during the call. Bytes after
+// the last LF are kept for the next Feed.
+//
+// emit returns whether to go on. If it says stop, Feed returns at once
+// with the number of bytes of p it has used, up to the end of that line;
+// the caller passes the rest of p to a later Feed. Otherwise Feed uses all
+// of p and returns len(p).
+func (f *Framer) Feed(p []byte, emit func(line []byte, tooLong bool) (more bool)) (used int) {
+	for used < len(p) {
+		i := bytes.IndexByte(p[used:], '\n')
 		if i < 0 {
-			f.keep(p)
-			return
+			f.keep(p[used:])
+			return len(p)
 		}
-		line := p[:i]
+		line := p[used : used+i]
+		used += i + 1
+		var more bool
 		switch {
 		case f.tooLong || len(f.partial)+len(line) > MaxLine:
-			emit(nil, true)
+			more = emit(nil, true)
 		case len(f.partial) > 0:
 			f.partial = append(f.partial, line...)
-			emit(f.partial, false)
+			more = emit(f.partial, false)
 		default:
-			emit(line, false) // the common case: the whole line is in p
+			more = emit(line, false) // the common case: the whole line is in p
 		}
 		f.reset()
-		p = p[i+1:]
+		if !more {
+			return used
+		}
 	}
+	return used
 }
 
 // Flush passes to emit the last line of a stream that ended without an LF,
 // if there is one.
-func (f *Framer) Flush(emit func(line []byte, tooLong bool)) {
+func (f *Framer) Flush(emit func(line []byte, tooLong bool) (more bool)) {
 	switch {
 	case f.tooLong:
 		emit(nil, true)

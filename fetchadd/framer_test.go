@@ -16,7 +16,7 @@ type frame struct {
 func feedAll(data []byte, sizes ...int) []frame {
 	var f Framer
 	var got []frame
-	emit := func(line []byte, tooLong bool) { got = append(got, frame{string(line), tooLong}) }
+	emit := func(line []byte, tooLong bool) bool { got = append(got, frame{string(line), tooLong}); return true }
 	for i := 0; len(data) > 0; i++ {
 		n := len(data)
 		if len(sizes) > 0 && sizes[i%len(sizes)] < n {
@@ -82,13 +82,13 @@ func TestFramerBoundsMemory(t *testing.T) {
 	var f Framer
 	chunk := bytes.Repeat([]byte("9"), 4096)
 	for i := 0; i < 1024; i++ { // 4 MiB, no LF
-		f.Feed(chunk, func([]byte, bool) { t.Fatal("no line has ended") })
+		f.Feed(chunk, func([]byte, bool) bool { t.Fatal("no line has ended"); return false })
 		if f.Pending() > MaxLine || cap(f.partial) > 2*MaxLine {
 			t.Fatalf("framer holds %d bytes (cap %d) after %d KiB", f.Pending(), cap(f.partial), 4*(i+1))
 		}
 	}
 	var got []frame
-	f.Feed([]byte("\n5\n"), func(l []byte, tl bool) { got = append(got, frame{string(l), tl}) })
+	f.Feed([]byte("\n5\n"), func(l []byte, tl bool) bool { got = append(got, frame{string(l), tl}); return true })
 	if !sameFrames(got, []frame{{"", true}, {"5", false}}) {
 		t.Fatalf("got %v, want one tooLong then 5", got)
 	}
@@ -103,4 +103,25 @@ func FuzzFramer(f *testing.F) {
 			t.Fatalf("got %d frames, want %d", len(got), len(want))
 		}
 	})
+}
+
+// TestFramerStops: when emit says stop, Feed returns the bytes used up to
+// that line's end, and a later Feed of the rest goes on where it stopped.
+func TestFramerStops(t *testing.T) {
+	var f Framer
+	in := []byte("1\n22\n333\n4")
+	var got []string
+	stopAfter := func(n int) func([]byte, bool) bool {
+		return func(line []byte, _ bool) bool { got = append(got, string(line)); return len(got) < n }
+	}
+	if used := f.Feed(in, stopAfter(2)); used != 5 {
+		t.Fatalf("used %d, want 5 (through the LF of the second line)", used)
+	}
+	if used := f.Feed(in[5:], stopAfter(10)); used != len(in)-5 {
+		t.Fatalf("used %d of the rest, want all %d", used, len(in)-5)
+	}
+	f.Flush(stopAfter(10))
+	if strings.Join(got, ",") != "1,22,333,4" {
+		t.Fatalf("lines %q", got)
+	}
 }

@@ -7,24 +7,31 @@ type Session struct {
 	counter *Counter
 	framer  Framer
 	out     []byte // replies being built by Answer
+	limit   int    // Answer stops once out is this long
 }
 
 // NewSession starts a session whose lines add to c.
 func NewSession(c *Counter) *Session { return &Session{counter: c} }
 
-// Answer appends to out the replies to every line that in completes, and
-// returns the extended slice. Bytes of an unfinished line are kept.
-func (s *Session) Answer(out, in []byte) []byte {
-	s.out = out
-	s.framer.Feed(in, s.answerLine)
+// Answer appends to out the replies to the lines that in completes, and
+// returns the extended slice and how many bytes of in it used. Bytes of an
+// unfinished line are kept (and count as used).
+//
+// Answer stops after the line whose reply takes out to limit bytes or
+// more; the caller sends the replies and passes in[used:] again. A line of
+// two bytes may get a reply of thousands (the counter can have 4300
+// digits and more), so this is what bounds a server's output buffer.
+func (s *Session) Answer(out, in []byte, limit int) (_ []byte, used int) {
+	s.out, s.limit = out, limit
+	used = s.framer.Feed(in, s.answerLine)
 	out, s.out = s.out, nil
-	return out
+	return out, used
 }
 
 // Finish appends the reply to a last line that came without an LF before
 // the end of the stream, if there was one.
 func (s *Session) Finish(out []byte) []byte {
-	s.out = out
+	s.out, s.limit = out, 0
 	s.framer.Flush(s.answerLine)
 	out, s.out = s.out, nil
 	return out
@@ -33,11 +40,12 @@ func (s *Session) Finish(out []byte) []byte {
 // Pending is how many bytes of an unfinished line the session holds.
 func (s *Session) Pending() int { return s.framer.Pending() }
 
-func (s *Session) answerLine(line []byte, tooLong bool) {
+func (s *Session) answerLine(line []byte, tooLong bool) (more bool) {
 	if tooLong {
 		s.out = append(s.out, Invalid...)
 	} else {
 		s.out = AppendAnswer(s.out, s.counter, line)
 	}
 	s.out = append(s.out, CRLF...)
+	return len(s.out) < s.limit
 }

@@ -1,6 +1,7 @@
 package fetchadd
 
 import (
+	"math/big"
 	"strings"
 	"testing"
 )
@@ -10,7 +11,12 @@ func answerAll(in string, pieces int) string {
 	s := NewSession(&c)
 	var out []byte
 	for i := 0; i < len(in); i += pieces {
-		out = s.Answer(out, []byte(in[i:min(i+pieces, len(in))]))
+		piece := []byte(in[i:min(i+pieces, len(in))])
+		for len(piece) > 0 {
+			var used int
+			out, used = s.Answer(out, piece, len(out)+100)
+			piece = piece[used:]
+		}
 	}
 	return string(s.Finish(out))
 }
@@ -58,8 +64,21 @@ func TestAnswerAllocs(t *testing.T) {
 	s := NewSession(&c)
 	in := []byte(strings.Repeat("1\r\n-12345\n  +999_999 \n", 10))
 	out := make([]byte, 0, 4096)
-	allocs := testing.AllocsPerRun(100, func() { out = s.Answer(out[:0], in) })
+	allocs := testing.AllocsPerRun(100, func() { out, _ = s.Answer(out[:0], in, cap(out)) })
 	if allocs != 0 {
 		t.Fatalf("%v allocations per Answer of 30 lines, want 0", allocs)
+	}
+}
+
+// TestAnswerLimit: a two-byte line can get a reply of thousands of bytes;
+// Answer stops at the limit so that a server's output stays bounded.
+func TestAnswerLimit(t *testing.T) {
+	var c Counter
+	c.Add(fromBig(new(big.Int).Exp(big.NewInt(10), big.NewInt(4000), nil)))
+	s := NewSession(&c)
+	in := []byte(strings.Repeat("1\n", 1000))
+	out, used := s.Answer(nil, in, 10000)
+	if used != 6 || strings.Count(string(out), "\r\n") != 3 {
+		t.Fatalf("used %d bytes for %d replies (%d bytes); want 3 lines of 4000-digit replies", used, strings.Count(string(out), "\r\n"), len(out))
 	}
 }

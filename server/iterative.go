@@ -61,10 +61,14 @@ func serveConn(fd int, c *fetchadd.Counter) error {
 		if n == 0 { // end of stream
 			return sock.SendAll(fd, sess.Finish(out[:0]))
 		}
-		out = sess.Answer(out[:0], buf[:n])
-		if len(out) > 0 {
-			if err := sock.SendAll(fd, out); err != nil {
-				return err
+		for in := buf[:n]; len(in) > 0; {
+			var used int
+			out, used = sess.Answer(out[:0], in, outLimit)
+			in = in[used:]
+			if len(out) > 0 {
+				if err := sock.SendAll(fd, out); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -34,6 +34,11 @@ const Backlog = 4096
 // readSize is how much one read asks for.
 const readSize = 4096
 
+// outLimit bounds the replies a connection has built and not yet sent: a
+// server sends them (or, in an event loop, stops reading) before it
+// answers more lines.
+const outLimit = 64 << 10
+
 // Config says where and how to serve.
 type Config struct {
 	Addr netip.AddrPort // where to listen (see ResolveAddr); port 0: any free port

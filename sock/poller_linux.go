@@ -1,0 +1,72 @@
+package sock
+
+import "golang.org/x/sys/unix"
+
+// epoll is the Linux Poller: one epoll instance, level-triggered.
+type epoll struct {
+	fd     int
+	ready  [maxEvents]unix.EpollEvent
+	events []Event
+}
+
+// NewEventPoller returns the OS's scalable Poller: epoll on Linux
+// (epoll_create1, epoll_ctl, epoll_wait).
+func NewEventPoller() (Poller, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, wrap("epoll_create1", err)
+	}
+	return &epoll{fd: fd, events: make([]Event, 0, maxEvents)}, nil
+}
+
+func epollMask(read, write bool) uint32 {
+	var m uint32
+	if read {
+		m |= unix.EPOLLIN
+	}
+	if write {
+		m |= unix.EPOLLOUT
+	}
+	return m // EPOLLERR and EPOLLHUP are always reported
+}
+
+func (p *epoll) ctl(op, fd int, mask uint32) error {
+	ev := unix.EpollEvent{Events: mask, Fd: int32(fd)}
+	return wrap("epoll_ctl", retry(func() error { return unix.EpollCtl(p.fd, op, fd, &ev) }))
+}
+
+func (p *epoll) Add(fd int, read, write bool) error {
+	return p.ctl(unix.EPOLL_CTL_ADD, fd, epollMask(read, write))
+}
+
+func (p *epoll) Modify(fd int, read, write bool) error {
+	return p.ctl(unix.EPOLL_CTL_MOD, fd, epollMask(read, write))
+}
+
+func (p *epoll) Remove(fd int) error {
+	return p.ctl(unix.EPOLL_CTL_DEL, fd, 0)
+}
+
+func (p *epoll) Wait(timeout int) ([]Event, error) {
+	n, err := unix.EpollWait(p.fd, p.ready[:], timeout)
+	if err == unix.EINTR {
+		return p.events[:0], nil
+	}
+	if err != nil {
+		return nil, wrap("epoll_wait", err)
+	}
+	p.events = p.events[:0]
+	for _, ev := range p.ready[:n] {
+		broken := ev.Events&(unix.EPOLLERR|unix.EPOLLHUP) != 0
+		p.events = append(p.events, Event{
+			Fd:    int(ev.Fd),
+			Read:  broken || ev.Events&unix.EPOLLIN != 0,
+			Write: broken || ev.Events&unix.EPOLLOUT != 0,
+		})
+	}
+	return p.events, nil
+}
+
+func (p *epoll) Name() string { return "epoll" }
+
+func (p *epoll) Close() error { return Close(p.fd) }
