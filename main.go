@@ -129,33 +129,42 @@ before the add. Ctrl-D (end of input) or Ctrl-C ends it.
 }
 
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("serve", "serve [-addr HOST:PORT]", `The lab's server, iterative: it serves one connection at a time, and all
-connections share one counter. Each line gets "  --> OLD" or "!!!!", with
-CRLF. Try it with: nc 127.0.0.1 50007
+	fs := newFlags("serve", "serve [-addr HOST:PORT] [-mode MODE] [-loops N] [-max-conns N]", `The fetch-and-add server. All connections share one counter; each line
+gets "  --> OLD" or "!!!!", with CRLF. Try it with: nc 127.0.0.1 50007
+
+Modes:
+  iterative  one connection at a time, blocking calls (the lab's server)
+  threaded   a thread per connection, blocking calls
+  poll       one thread, non-blocking sockets, poll(2)
+  event      an event loop per CPU: epoll (Linux) or kqueue (macOS, BSD)
+
 `, stdout)
 	addr := fs.String("addr", server.DefaultAddr, "listen on `HOST:PORT` (0.0.0.0 or [::] for every interface; port 0: any free port)")
+	mode := fs.String("mode", server.Iterative, "how to serve: `MODE` iterative, threaded, poll or event")
+	loops := fs.Int("loops", 0, "event mode: how many event loops (0: one per CPU)")
+	maxConns := fs.Int("max-conns", 0, fmt.Sprintf("connections served at once; more are refused (0: %d for threaded, %d otherwise)", server.DefaultThreadedConns, server.DefaultMaxConns))
 	if status, done := parseFlags(fs, args, 0, stderr); done {
 		return status
+	}
+	cfg := server.Config{Mode: *mode, Loops: *loops, MaxConns: *maxConns}
+	if err := server.CheckConfig(cfg); err != nil {
+		return usageError(stderr, "serve", err.Error())
 	}
 	listenAddr, err := server.ResolveAddr(*addr)
 	if err != nil {
 		return usageError(stderr, "serve", "-addr: "+err.Error())
 	}
-	logger := log.New(stderr, "fetchadd: ", log.LstdFlags)
-	srv, err := server.Listen(server.Config{Addr: listenAddr, Log: logger})
+	cfg.Addr = listenAddr
+	cfg.Log = log.New(stderr, "fetchadd: ", log.LstdFlags)
+	srv, err := server.Listen(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "fetchadd serve: %v\n", err)
 		return exitFail
 	}
-	a := srv.Addr()
-	logger.Printf("iterative server listening on %s: one connection at a time", a)
-	logger.Printf("try it: nc %s %d   or   fetchadd client %s", a.Addr(), a.Port(), a)
-	if a.Addr().IsLoopback() {
-		logger.Printf("to let a partner connect, listen on every interface: -addr 0.0.0.0:%d (IPv4) or -addr '[::]:%d' (IPv6)", a.Port(), a.Port())
-	}
+	announce(cfg.Log, srv)
 
-	// SIGINT or SIGTERM: stop accepting, finish the connection being
-	// served, exit 0; at most a second later, exit 0 anyway.
+	// SIGINT or SIGTERM: stop accepting, answer what has been received,
+	// close, exit 0; at most a second later, exit 0 anyway.
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	served := make(chan error, 1)
@@ -163,7 +172,7 @@ CRLF. Try it with: nc 127.0.0.1 50007
 	select {
 	case err = <-served:
 	case sig := <-stop:
-		logger.Printf("%v: stopping", sig)
+		cfg.Log.Printf("%v: stopping", sig)
 		srv.Stop()
 		select {
 		case err = <-served:
@@ -175,6 +184,25 @@ CRLF. Try it with: nc 127.0.0.1 50007
 		return exitFail
 	}
 	return exitOK
+}
+
+// announce logs where the server listens, how it serves, and how to try it.
+func announce(logger *log.Logger, srv *server.Server) {
+	a := srv.Addr()
+	switch srv.Mode() {
+	case server.Iterative:
+		logger.Printf("iterative server listening on %s: one connection at a time (other modes: -mode threaded, poll or event)", a)
+	case server.Threaded:
+		logger.Printf("threaded server listening on %s: a thread per connection, at most %d", a, srv.MaxConns())
+	case server.Poll:
+		logger.Printf("poll server listening on %s: one thread, poll(2), at most %d connections", a, srv.MaxConns())
+	case server.Event:
+		logger.Printf("event server listening on %s: %d event loops on %s, at most %d connections", a, srv.Loops(), sock.EventPollerName, srv.MaxConns())
+	}
+	logger.Printf("try it: nc %s %d   or   fetchadd client %s", a.Addr(), a.Port(), a)
+	if a.Addr().IsLoopback() {
+		logger.Printf("to let a partner connect, listen on every interface: -addr 0.0.0.0:%d (IPv4) or -addr '[::]:%d' (IPv6)", a.Port(), a.Port())
+	}
 }
 
 func runClient(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"fetchadd/server"
 )
 
 // program is a running fetchadd child process.
@@ -189,7 +191,7 @@ func TestClientRefused(t *testing.T) {
 // TestClientTriesEveryAddress: "localhost" has an IPv6 and an IPv4 address
 // on most systems; with the server on IPv4 only, the client gets there.
 func TestClientTriesEveryAddress(t *testing.T) {
-	srv := startServer(t, "127.0.0.1:0")
+	srv := startServer(t, server.Iterative, "127.0.0.1:0")
 	var out, errOut bytes.Buffer
 	status := run([]string{"client", "localhost:" + strings.TrimPrefix(srv.Addr().String(), "127.0.0.1:")}, strings.NewReader("5\n"), &out, &errOut)
 	if status != 0 || out.String() != "Enter next number:   --> 0\nEnter next number: " {

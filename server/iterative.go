@@ -1,12 +1,8 @@
 package server
 
 import (
-	"errors"
-
 	"fetchadd/fetchadd"
 	"fetchadd/sock"
-
-	"golang.org/x/sys/unix"
 )
 
 // serveIterative is the lab's server: accept a connection, serve it until
@@ -24,22 +20,17 @@ func (s *Server) serveIterative() error {
 			return nil
 		}
 		if err != nil {
-			if errors.Is(err, unix.ECONNABORTED) {
-				continue // the client left before accept took it
+			if acceptError(err) {
+				continue
 			}
 			return err
 		}
-		s.mu.Lock()
-		s.conn = fd
-		s.mu.Unlock()
-
+		if !s.track(fd) {
+			return nil
+		}
 		s.logger.Printf("fd %d: connection from %s", fd, sock.String(peer))
 		err = serveConn(fd, &s.counter)
-
-		s.mu.Lock()
-		sock.Close(fd)
-		s.conn = -1
-		s.mu.Unlock()
+		s.closeTracked(fd)
 		s.logConnEnd(fd, peer, err)
 	}
 }
@@ -72,11 +63,4 @@ func serveConn(fd int, c *fetchadd.Counter) error {
 			}
 		}
 	}
-}
-
-// setNoDelay turns off Nagle's algorithm, which holds back a small write
-// while an earlier one is unacknowledged; with the client's delayed ACKs
-// a request/reply exchange would then stall for 40 ms or more.
-func setNoDelay(fd int) {
-	sock.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 }

@@ -1,14 +1,23 @@
-// Package server runs the fetch-and-add service over TCP: it listens with
-// socket, setsockopt, bind and listen, then serves in one of its modes,
-// every mode speaking the same protocol (fetchadd.Session) and sharing one
+// Package server runs the fetch-and-add service over TCP. It listens with
+// socket, setsockopt, bind and listen, then serves in one of four modes,
+// the lab's server and next week's:
+//
+//   - iterative: one connection at a time, blocking calls (the lab's)
+//   - threaded: a thread (goroutine) per connection, blocking calls
+//   - poll: one thread, non-blocking descriptors, poll(2)
+//   - event: an event loop per CPU on epoll (Linux) or kqueue (BSD, macOS)
+//
+// Every mode speaks the same protocol (fetchadd.Session) and shares one
 // counter for the server's whole life.
 package server
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -31,8 +40,36 @@ const DefaultAddr = "127.0.0.1:50007"
 // at net.core.somaxconn.
 const Backlog = 4096
 
-// readSize is how much one read asks for.
-const readSize = 4096
+// The modes, in the order the course meets them.
+const (
+	Iterative = "iterative"
+	Threaded  = "threaded"
+	Poll      = "poll"
+	Event     = "event"
+)
+
+// Modes lists the modes.
+var Modes = []string{Iterative, Threaded, Poll, Event}
+
+// Connection limits, by mode (Config.MaxConns).
+const (
+	// MaxThreads caps the threaded mode. A goroutine blocked in a raw
+	// system call holds an OS thread of its own, and the Go runtime ends
+	// the process when it reaches 10,000 threads.
+	MaxThreads = 5000
+	// DefaultThreadedConns is the threaded mode's default limit.
+	DefaultThreadedConns = 2000
+	// DefaultMaxConns is the limit of the other modes, whose connections
+	// cost a descriptor and a few hundred bytes each.
+	DefaultMaxConns = 100000
+)
+
+// readSize is how much one read asks for in the blocking modes; the event
+// loops read up to loopReadSize at a time into one buffer per loop.
+const (
+	readSize     = 4096
+	loopReadSize = 64 << 10
+)
 
 // outLimit bounds the replies a connection has built and not yet sent: a
 // server sends them (or, in an event loop, stops reading) before it
@@ -41,8 +78,11 @@ const outLimit = 64 << 10
 
 // Config says where and how to serve.
 type Config struct {
-	Addr netip.AddrPort // where to listen (see ResolveAddr); port 0: any free port
-	Log  *log.Logger    // where connections are logged; nil: nowhere
+	Addr     netip.AddrPort // where to listen (see ResolveAddr); port 0: any free port
+	Mode     string         // one of Modes; Iterative if empty
+	Loops    int            // event mode: how many event loops; 0: one per CPU
+	MaxConns int            // connections served at once; 0: the mode's default
+	Log      *log.Logger    // where connections are logged; nil: nowhere
 }
 
 // ResolveAddr reads a listening address, "HOST:PORT" or "HOST" (port
@@ -75,14 +115,53 @@ type Server struct {
 	counter  fetchadd.Counter
 	logger   *log.Logger
 	stopping atomic.Bool
+	active   atomic.Int64 // connections being served
 
-	mu   sync.Mutex // guards conn against close and reuse of its number
-	conn int        // the connection being served, or -1
+	mu    sync.Mutex   // guards conns against close and reuse of numbers
+	conns map[int]bool // blocking modes: connections being served
+	loops []*loop      // poll and event modes
+}
+
+// CheckConfig says what is wrong with cfg's mode and limits, if anything.
+func CheckConfig(cfg Config) error {
+	switch cfg.Mode {
+	case "", Iterative, Threaded, Poll, Event:
+	default:
+		return fmt.Errorf("unknown mode %q (want %s, %s, %s or %s)", cfg.Mode, Iterative, Threaded, Poll, Event)
+	}
+	if cfg.Loops < 0 || cfg.Loops > 1024 {
+		return fmt.Errorf("%d loops: want 1 to 1024 (0: one per CPU)", cfg.Loops)
+	}
+	if cfg.MaxConns < 0 {
+		return fmt.Errorf("-max-conns %d: want a positive number", cfg.MaxConns)
+	}
+	if cfg.Mode == Threaded && cfg.MaxConns > MaxThreads {
+		return fmt.Errorf("-max-conns %d: the threaded mode holds a thread per connection; at most %d", cfg.MaxConns, MaxThreads)
+	}
+	return nil
 }
 
 // Listen opens the listening socket for cfg: socket, setsockopt, bind and
 // listen. The server does not accept until Serve.
 func Listen(cfg Config) (*Server, error) {
+	if err := CheckConfig(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = Iterative
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns
+		if cfg.Mode == Threaded {
+			cfg.MaxConns = DefaultThreadedConns
+		}
+	}
+	switch {
+	case cfg.Mode == Poll:
+		cfg.Loops = 1
+	case cfg.Mode == Event && cfg.Loops == 0:
+		cfg.Loops = runtime.NumCPU()
+	}
 	fd, addr, err := openListener(cfg.Addr)
 	if err != nil {
 		return nil, err
@@ -91,7 +170,7 @@ func Listen(cfg Config) (*Server, error) {
 	if logger == nil {
 		logger = log.New(io.Discard, "", 0)
 	}
-	return &Server{cfg: cfg, lfd: fd, addr: addr, logger: logger, conn: -1}, nil
+	return &Server{cfg: cfg, lfd: fd, addr: addr, logger: logger, conns: make(map[int]bool)}, nil
 }
 
 // openListener makes a listening TCP socket bound to addr and returns it
@@ -132,6 +211,15 @@ func openListener(addr netip.AddrPort) (int, netip.AddrPort, error) {
 // Addr is the address the server listens on.
 func (s *Server) Addr() netip.AddrPort { return s.addr }
 
+// Mode is the mode the server serves in.
+func (s *Server) Mode() string { return s.cfg.Mode }
+
+// Loops is how many event loops the server runs (poll and event modes).
+func (s *Server) Loops() int { return s.cfg.Loops }
+
+// MaxConns is how many connections the server serves at once.
+func (s *Server) MaxConns() int { return s.cfg.MaxConns }
+
 // Counter is the server's counter, shared by all its connections.
 func (s *Server) Counter() *fetchadd.Counter { return &s.counter }
 
@@ -139,21 +227,95 @@ func (s *Server) Counter() *fetchadd.Counter { return &s.counter }
 // listening socket. It returns nil after Stop, or the error that ended it.
 func (s *Server) Serve() error {
 	defer sock.Close(s.lfd)
+	switch s.cfg.Mode {
+	case Threaded:
+		return s.serveThreaded()
+	case Poll, Event:
+		return s.serveLoops()
+	}
 	return s.serveIterative()
 }
 
-// Stop makes Serve return: it stops accepting, lets the connection being
-// served answer what it has received, and closes it.
+// Stop makes Serve return: it stops accepting, lets each connection answer
+// the lines it has received, and closes them. Serve returns when they are
+// closed.
 func (s *Server) Stop() {
-	s.stopping.Store(true)
-	// On Linux, shutdown on a listening socket wakes a blocked accept,
-	// which then fails with EINVAL. Elsewhere it may not, and the process
-	// ends without waiting for accept to return.
-	sock.Shutdown(s.lfd, unix.SHUT_RDWR)
 	s.mu.Lock()
-	if s.conn >= 0 {
+	s.stopping.Store(true)
+	// The blocking modes. On Linux, shutdown on a listening socket wakes
+	// a blocked accept, which then fails with EINVAL; elsewhere it may
+	// not, and the process ends without waiting for accept to return.
+	sock.Shutdown(s.lfd, unix.SHUT_RDWR)
+	for fd := range s.conns {
 		// The blocked read returns 0, as if the client had half-closed.
-		sock.Shutdown(s.conn, unix.SHUT_RD)
+		sock.Shutdown(fd, unix.SHUT_RD)
 	}
+	loops := s.loops
 	s.mu.Unlock()
+	for _, l := range loops {
+		l.wake()
+	}
+}
+
+// track counts a new connection of a blocking mode, which Stop must wake;
+// it says no, and closes fd, if the server is stopping.
+func (s *Server) track(fd int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping.Load() {
+		sock.Close(fd)
+		return false
+	}
+	s.conns[fd] = true
+	s.active.Add(1)
+	return true
+}
+
+// closeTracked closes a connection of a blocking mode. It holds the lock
+// so that Stop never shuts down a number that close has freed for reuse.
+func (s *Server) closeTracked(fd int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sock.Close(fd)
+	delete(s.conns, fd)
+	s.active.Add(-1)
+}
+
+// full says whether a new connection is over the limit, and then refuses
+// it: one line saying why, then close. A new socket's send buffer is
+// empty, so the short send does not block.
+func (s *Server) full(fd int, peer unix.Sockaddr) bool {
+	if s.active.Load() < int64(s.cfg.MaxConns) {
+		return false
+	}
+	sock.Send(fd, []byte(fmt.Sprintf("%s server busy: %d connections, its limit; try again later%s", fetchadd.Invalid, s.cfg.MaxConns, fetchadd.CRLF)))
+	sock.Close(fd)
+	s.logger.Printf("refused %s: %d connections, the limit", sock.String(peer), s.cfg.MaxConns)
+	return true
+}
+
+// acceptError says what to do after accept failed with err: go on (the
+// client gave up first: ECONNABORTED) or stop with the error.
+func acceptError(err error) (retry bool) {
+	return errors.Is(err, unix.ECONNABORTED) || errors.Is(err, unix.EINTR)
+}
+
+// logConnEnd logs how a connection ended. A reset or a peer that went away
+// while we wrote is an everyday event, not a server error.
+func (s *Server) logConnEnd(fd int, peer unix.Sockaddr, err error) {
+	switch {
+	case err == nil:
+		s.logger.Printf("fd %d: %s closed", fd, sock.String(peer))
+	case errors.Is(err, unix.ECONNRESET), errors.Is(err, unix.EPIPE):
+		s.logger.Printf("fd %d: %s went away (%v)", fd, sock.String(peer), err)
+	default:
+		s.logger.Printf("fd %d: %s: %v", fd, sock.String(peer), err)
+	}
+}
+
+// setNoDelay turns off Nagle's algorithm, which holds back a small write
+// while an earlier one is unacknowledged; with the client's delayed ACKs
+// a request/reply exchange would then stall for 40 ms or more.
+func setNoDelay(fd int) {
+	sock.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 }

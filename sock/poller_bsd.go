@@ -76,6 +76,9 @@ func (p *kqueue) Wait(timeout int) ([]Event, error) {
 	return p.events, nil
 }
 
-func (p *kqueue) Name() string { return "kqueue" }
+func (p *kqueue) Name() string { return EventPollerName }
 
 func (p *kqueue) Close() error { return Close(p.fd) }
+
+// EventPollerName names the poller NewEventPoller returns.
+const EventPollerName = "kqueue"

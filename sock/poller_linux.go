@@ -67,6 +67,9 @@ func (p *epoll) Wait(timeout int) ([]Event, error) {
 	return p.events, nil
 }
 
-func (p *epoll) Name() string { return "epoll" }
+func (p *epoll) Name() string { return EventPollerName }
 
 func (p *epoll) Close() error { return Close(p.fd) }
+
+// EventPollerName names the poller NewEventPoller returns.
+const EventPollerName = "epoll"

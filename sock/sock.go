@@ -135,6 +135,21 @@ func Send(fd int, p []byte) (n int, err error) {
 	return n, nil
 }
 
+// Write writes p to a descriptor that is not a socket, such as a pipe:
+// write(2). (Send is for sockets.)
+func Write(fd int, p []byte) (n int, err error) {
+	for {
+		n, err = unix.Write(fd, p)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return 0, wrap("write", err)
+	}
+	return n, nil
+}
+
 // SendAll sends all of p, calling send again after a partial send, like
 // Python's socket.sendall. It is for blocking sockets.
 func SendAll(fd int, p []byte) error {
