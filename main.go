@@ -35,6 +35,7 @@ Usage:
   fetchadd local                   the terminal program
   fetchadd serve [-addr HOST:PORT] the server (default 127.0.0.1:50007)
   fetchadd client [HOST[:PORT]]    the terminal program, counter on a server
+  fetchadd bench [flags] [HOST[:PORT]]  load a server and measure it
 
 Run "fetchadd COMMAND -h" for a command's flags.
 `
@@ -62,11 +63,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runServe(args[1:], stdout, stderr)
 	case "client":
 		return runClient(args[1:], stdin, stdout, stderr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "fetchadd: unknown command %q: want local, serve or client (fetchadd -h for help)\n", args[0])
+	fmt.Fprintf(stderr, "fetchadd: unknown command %q: want local, serve, client or bench (fetchadd -h for help)\n", args[0])
 	return exitUsage
 }
 
@@ -230,4 +233,77 @@ each line you type is sent, and the server's reply is printed.
 		return exitFail
 	}
 	return exitOK
+}
+
+func runBench(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("bench", "bench [-c CONNS] [-P DEPTH] [-d DURATION | -n REQUESTS] [-proto PROTO] [-threads N] [HOST[:PORT]]",
+		`A load generator: CONNS connections each send DEPTH requests of "add 1",
+read their DEPTH replies, and send again, for DURATION or until REQUESTS
+have been sent. It prints requests, ops/s, latency, errors, and whether
+the replies were all different values, as a fetch-and-add must give.
+-proto redis or memcached measures those servers (INCRBY, incr) the same way.
+
+`, stdout)
+	conns := fs.Int("c", 50, "connections")
+	depth := fs.Int("P", 1, "pipeline depth: requests in flight per connection")
+	duration := fs.Duration("d", 5*time.Second, "how long to run")
+	requests := fs.Int64("n", 0, "how many requests in all (instead of -d)")
+	protoName := fs.String("proto", "fetchadd", "the server's protocol: fetchadd, redis or memcached")
+	threads := fs.Int("threads", 1, "event loops (threads) of the load generator")
+	idle := fs.Int("idle", 0, "connections to open first and leave idle during the run")
+	if status, done := parseFlags(fs, args, 1, stderr); done {
+		return status
+	}
+	proto, ok := client.Protocols[*protoName]
+	switch {
+	case !ok:
+		return usageError(stderr, "bench", fmt.Sprintf("unknown protocol %q (want fetchadd, redis or memcached)", *protoName))
+	case *conns < 1 || *depth < 1 || *threads < 1 || *idle < 0:
+		return usageError(stderr, "bench", "-c, -P and -threads must be at least 1, -idle at least 0")
+	case *requests < 0 || (*requests == 0 && *duration <= 0):
+		return usageError(stderr, "bench", "want -n > 0 or -d > 0")
+	}
+	addr := server.DefaultAddr
+	if fs.NArg() == 1 {
+		addr = fs.Arg(0)
+	}
+	if _, _, err := sock.SplitHostPort(addr, server.DefaultPort); err != nil {
+		return usageError(stderr, "bench", err.Error())
+	}
+	cfg := client.BenchConfig{Addr: addr, Proto: proto, Conns: *conns, Depth: *depth,
+		Duration: *duration, Requests: *requests, Threads: *threads, Idle: *idle}
+	if f, ok := stderr.(*os.File); ok && client.IsTerminal(int(f.Fd())) {
+		cfg.Progress = stderr
+	}
+	res, err := client.Bench(cfg)
+	if res != nil {
+		printBench(stdout, cfg, res)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "fetchadd bench: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+func printBench(w io.Writer, cfg client.BenchConfig, r *client.BenchResult) {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000) }
+	fmt.Fprintf(w, "fetchadd bench: %s at %s, %d connections, depth %d, %d thread(s), %d idle connections\n", cfg.Proto.Name(), cfg.Addr, cfg.Conns, cfg.Depth, cfg.Threads, cfg.Idle)
+	fmt.Fprintf(w, "  requests   %d in %.2f s\n", r.Requests, r.Elapsed.Seconds())
+	fmt.Fprintf(w, "  ops/s      %.0f\n", r.OpsPerSec())
+	fmt.Fprintf(w, "  latency    p50 %s  p99 %s  max %s\n", ms(r.Percentile(50)), ms(r.Percentile(99)), ms(r.Percentile(100)))
+	fmt.Fprintf(w, "  errors     %d\n", r.Errors)
+	if r.Distinct {
+		fmt.Fprintf(w, "  replies    all different: the %d values from %d\n", r.Requests, r.Base)
+	} else {
+		fmt.Fprintf(w, "  replies    NOT all different: %d repeated, %d outside [%d, %d)\n", r.Dups, r.Outside, r.Base, r.Base+r.Requests)
+	}
+	perMillion := 0.0
+	if r.Requests > 0 {
+		perMillion = r.CPU.Seconds() / float64(r.Requests) * 1e6
+	}
+	fmt.Fprintf(w, "  bench CPU  %.2f s (%.2f s per million requests)\n", r.CPU.Seconds(), perMillion)
+	fmt.Fprintf(w, "result proto=%s conns=%d depth=%d requests=%d ops_per_sec=%.0f p50_us=%d p99_us=%d max_us=%d errors=%d distinct=%v bench_cpu_s_per_M=%.3f\n",
+		cfg.Proto.Name(), cfg.Conns, cfg.Depth, r.Requests, r.OpsPerSec(), r.Percentile(50).Microseconds(), r.Percentile(99).Microseconds(),
+		r.Percentile(100).Microseconds(), r.Errors, r.Distinct, perMillion)
 }

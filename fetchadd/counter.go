@@ -13,9 +13,16 @@ type Counter struct {
 // Add adds d and returns the value the counter had before.
 func (c *Counter) Add(d Number) (old Number) {
 	c.mu.Lock()
+	old = c.addLocked(d)
+	c.mu.Unlock()
+	return old
+}
+
+// addLocked is Add for a caller that holds c.mu: a Session takes the lock
+// once for all the lines of a read, which then take effect together.
+func (c *Counter) addLocked(d Number) (old Number) {
 	old = c.v
 	c.v = old.Add(d)
-	c.mu.Unlock()
 	return old
 }
 

@@ -14,13 +14,3 @@ func AppendResult(dst []byte, old Number) []byte {
 	dst = append(dst, "  --> "...)
 	return old.Append(dst)
 }
-
-// AppendAnswer adds the number on line to c and appends the reply to dst,
-// with no line ending: the result, or Invalid if line is not a number.
-func AppendAnswer(dst []byte, c *Counter, line []byte) []byte {
-	n, ok := ParseBytes(line)
-	if !ok {
-		return append(dst, Invalid...)
-	}
-	return AppendResult(dst, c.Add(n))
-}

@@ -23,7 +23,9 @@ func NewSession(c *Counter) *Session { return &Session{counter: c} }
 // digits and more), so this is what bounds a server's output buffer.
 func (s *Session) Answer(out, in []byte, limit int) (_ []byte, used int) {
 	s.out, s.limit = out, limit
+	s.counter.mu.Lock() // once for all the lines: they are added together
 	used = s.framer.Feed(in, s.answerLine)
+	s.counter.mu.Unlock()
 	out, s.out = s.out, nil
 	return out, used
 }
@@ -32,7 +34,9 @@ func (s *Session) Answer(out, in []byte, limit int) (_ []byte, used int) {
 // the end of the stream, if there was one.
 func (s *Session) Finish(out []byte) []byte {
 	s.out, s.limit = out, 0
+	s.counter.mu.Lock()
 	s.framer.Flush(s.answerLine)
+	s.counter.mu.Unlock()
 	out, s.out = s.out, nil
 	return out
 }
@@ -41,10 +45,10 @@ func (s *Session) Finish(out []byte) []byte {
 func (s *Session) Pending() int { return s.framer.Pending() }
 
 func (s *Session) answerLine(line []byte, tooLong bool) (more bool) {
-	if tooLong {
-		s.out = append(s.out, Invalid...)
+	if n, ok := ParseBytes(line); ok && !tooLong {
+		s.out = AppendResult(s.out, s.counter.addLocked(n))
 	} else {
-		s.out = AppendAnswer(s.out, s.counter, line)
+		s.out = append(s.out, Invalid...)
 	}
 	s.out = append(s.out, CRLF...)
 	return len(s.out) < s.limit
