@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"fetchadd/client"
+	"fetchadd/fetchadd"
 	"fetchadd/server"
 )
 
@@ -41,13 +43,17 @@ var loopbacks = []string{"127.0.0.1:0", "[::1]:0"}
 // connections are handed from loop to loop.
 func startServer(t *testing.T, mode, addr string) *server.Server {
 	t.Helper()
-	cfg := server.Config{Addr: netip.MustParseAddrPort(addr), Mode: mode}
-	if mode == server.Event {
+	return startConfig(t, server.Config{Addr: netip.MustParseAddrPort(addr), Mode: mode})
+}
+
+func startConfig(t *testing.T, cfg server.Config) *server.Server {
+	t.Helper()
+	if cfg.Mode == server.Event && cfg.Loops == 0 {
 		cfg.Loops = 3
 	}
 	srv, err := server.Listen(cfg)
 	if err != nil {
-		if strings.HasPrefix(addr, "[::1]") {
+		if cfg.Addr.Addr().Is6() {
 			t.Skipf("no IPv6 loopback here: %v", err)
 		}
 		t.Fatal(err)
@@ -267,6 +273,38 @@ func TestConcurrentModesServeTwoAtOnce(t *testing.T) {
 	})
 }
 
+// TestMaxConns: past the limit a client gets one line saying why, and the
+// end of the stream; when a connection closes, there is room again.
+func TestMaxConns(t *testing.T) {
+	for _, mode := range []string{server.Threaded, server.Poll, server.Event} {
+		t.Run(mode, func(t *testing.T) {
+			srv := startConfig(t, server.Config{Addr: netip.MustParseAddrPort("127.0.0.1:0"), Mode: mode, MaxConns: 2})
+			a, b := dial(t, srv), dial(t, srv)
+			a.send("1\n")
+			a.expect("  --> 0")
+			b.send("1\n")
+			b.expect("  --> 1")
+			c := dial(t, srv)
+			c.expect("!!!! server busy: 2 connections, its limit; try again later")
+			c.expectEOF()
+			a.c.Close()
+			// Room again once the server has seen a go: retry until it has.
+			for i := 0; ; i++ {
+				d := dial(t, srv)
+				d.send("1\n")
+				line, _ := d.r.ReadString('\n')
+				if line == "  --> 2\r\n" {
+					break
+				}
+				if !strings.Contains(line, "busy") || i == 1000 {
+					t.Fatalf("after a close: %q", line)
+				}
+				d.c.Close()
+			}
+		})
+	}
+}
+
 // TestLinearizable: many connections, each sending many pipelined lines
 // of 1 at once, get replies that are all different and together exactly
 // 0..N-1, and the counter ends at N: every fetch-and-add was atomic and
@@ -327,6 +365,24 @@ func pipeline(addr string, n int) ([]int64, error) {
 		vals = append(vals, v)
 	}
 	return vals, nil
+}
+
+// TestBench: the load generator against every mode counts every reply and
+// finds them all different.
+func TestBench(t *testing.T) {
+	forModes(t, server.Modes, func(t *testing.T, srv *server.Server) {
+		srv.Counter().Add(fetchadd.Int(1000)) // the check must start where the counter is
+		res, err := client.Bench(client.BenchConfig{Addr: srv.Addr().String(), Conns: 4, Depth: 8, Requests: 5003, Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Requests != 5003 || res.Errors != 0 || !res.Distinct || res.Base != 1000 {
+			t.Fatalf("requests %d errors %d distinct %v base %d; want 5003, 0, true, 1000", res.Requests, res.Errors, res.Distinct, res.Base)
+		}
+		if v := srv.Counter().Value(); v.Int64() != 6003 {
+			t.Fatalf("counter %v, want 6003", v)
+		}
+	})
 }
 
 // goldens are the transcripts of the handout's program, produced by

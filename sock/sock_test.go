@@ -1,0 +1,168 @@
+package sock
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestSplitHostPort(t *testing.T) {
+	cases := []struct {
+		in   string
+		host string
+		port int
+		bad  string
+	}{
+		{"127.0.0.1:80", "127.0.0.1", 80, ""},
+		{"localhost", "localhost", 7, ""},
+		{":9", "", 9, ""},
+		{"[::1]:65535", "::1", 65535, ""},
+		{"[::1]", "::1", 7, ""},
+		{"::1", "::1", 7, ""},
+		{"host:0", "host", 0, ""},
+		{"host:65536", "", 0, "not a number from 0 to 65535"},
+		{"host:-1", "", 0, "not a number"},
+		{"host:+1", "", 0, "not a number"},
+		{"host:", "", 0, "not a number"},
+		{"host:http", "", 0, "not a number"},
+		{"[::1", "", 0, "missing ']'"},
+		{"[::1]x", "", 0, "want [IPV6]:PORT"},
+		{"[1.2.3.4]:80", "", 0, "not an IPv6 address"},
+		{"1:2:3", "", 0, "[IPV6]:PORT"},
+	}
+	for _, tc := range cases {
+		host, port, err := SplitHostPort(tc.in, 7)
+		if tc.bad != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.bad) {
+				t.Errorf("SplitHostPort(%q) error %v, want one saying %q", tc.in, err, tc.bad)
+			}
+			continue
+		}
+		if err != nil || host != tc.host || port != tc.port {
+			t.Errorf("SplitHostPort(%q) = %q, %d, %v; want %q, %d", tc.in, host, port, err, tc.host, tc.port)
+		}
+	}
+}
+
+// TestErrorsNameTheCall: a failing call says which call it was, and the
+// errno is still there for errors.Is.
+func TestErrorsNameTheCall(t *testing.T) {
+	fd, err := Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(fd)
+	if err := Bind(fd, Sockaddr(netip.MustParseAddr("127.0.0.1"), 0)); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := Getsockname(fd)
+	other, _ := Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	defer Close(other)
+	err = Bind(other, sa)
+	if err == nil || err.Error() != "bind: address already in use" || !errors.Is(err, unix.EADDRINUSE) {
+		t.Fatalf("second bind: %v, want bind: address already in use", err)
+	}
+	// Nobody listens on fd's port: connect is refused.
+	err = Connect(other, sa)
+	if err == nil || !strings.HasPrefix(err.Error(), "connect: ") || !errors.Is(err, unix.ECONNREFUSED) {
+		t.Fatalf("connect: %v, want connect: connection refused", err)
+	}
+	if _, err := Read(-1, make([]byte, 1)); err == nil || !strings.HasPrefix(err.Error(), "read: ") {
+		t.Fatalf("read(-1): %v", err)
+	}
+}
+
+// TestSendToClosedPeer: EPIPE, not SIGPIPE (which would end the test).
+func TestSendToClosedPeer(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(fds[0])
+	Close(fds[1])
+	if _, err := Send(fds[0], []byte("x")); !errors.Is(err, unix.EPIPE) {
+		t.Fatalf("send to a closed peer: %v, want EPIPE", err)
+	}
+}
+
+func pollers(t *testing.T) []Poller {
+	ev, err := NewEventPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []Poller{ev, NewPollPoller()}
+}
+
+func find(evs []Event, fd int) (Event, bool) {
+	for _, e := range evs {
+		if e.Fd == fd {
+			return e, true
+		}
+	}
+	return Event{}, false
+}
+
+// TestPollers: every Poller reports the same readiness, level-triggered,
+// and a hang-up as both readable and writable.
+func TestPollers(t *testing.T) {
+	for _, p := range pollers(t) {
+		t.Run(p.Name(), func(t *testing.T) {
+			defer p.Close()
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, b := fds[0], fds[1]
+			defer Close(a)
+			if err := p.Add(a, true, false); err != nil {
+				t.Fatal(err)
+			}
+			if evs, _ := p.Wait(0); len(evs) != 0 {
+				t.Fatalf("events %v with nothing to read", evs)
+			}
+			Send(b, []byte("hi"))
+			for i := 0; i < 2; i++ { // level-triggered: reported until read
+				evs, err := p.Wait(1000)
+				if ev, ok := find(evs, a); err != nil || !ok || !ev.Read || ev.Write {
+					t.Fatalf("wait %d: %v, %v; want a readable", i, evs, err)
+				}
+			}
+			p.Modify(a, false, true)
+			evs, _ := p.Wait(1000)
+			if ev, ok := find(evs, a); !ok || ev.Read || !ev.Write {
+				t.Fatalf("watching for writing: %v", evs)
+			}
+			p.Modify(a, true, false)
+			Close(b) // hang-up
+			evs, _ = p.Wait(1000)
+			if ev, ok := find(evs, a); !ok || !ev.Read {
+				t.Fatalf("after the peer closed: %v, want readable", evs)
+			}
+			if err := p.Remove(a); err != nil {
+				t.Fatal(err)
+			}
+			if evs, _ := p.Wait(0); len(evs) != 0 {
+				t.Fatalf("events %v after Remove", evs)
+			}
+		})
+	}
+}
+
+func TestPipe(t *testing.T) {
+	r, w, err := Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(r)
+	defer Close(w)
+	if _, err := Read(r, make([]byte, 1)); !errors.Is(err, unix.EAGAIN) {
+		t.Fatalf("read of an empty pipe: %v, want EAGAIN (non-blocking)", err)
+	}
+	Write(w, []byte{1})
+	if n, err := Read(r, make([]byte, 8)); n != 1 || err != nil {
+		t.Fatalf("read %d, %v", n, err)
+	}
+}
