@@ -1,5 +1,5 @@
 # fetchadd: the fetch-and-add lab on the Berkeley sockets calls.
-# make build | run | test | lint | cross | bench | fuzz | clean
+# make build | run | test | lint | cross | bench | compare | strace | fuzz | clean
 
 GO      ?= go
 BIN     ?= bin/fetchadd
@@ -7,7 +7,7 @@ ADDR    ?= 127.0.0.1:50007
 FUZZTIME ?= 10s
 STATICCHECK_VERSION = v0.8.2
 
-.PHONY: build run test lint cross bench fuzz clean
+.PHONY: build run test lint cross bench compare fuzz clean
 
 build:
 	$(GO) build -o $(BIN) .
@@ -33,9 +33,18 @@ cross:
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -o bin/fetchadd-$$os-$$arch . || exit 1; \
 	done; done
 
-# Go benchmarks of the core (parser, counter, framer, session).
-bench:
+# Go benchmarks of the core (parser, counter, framer, session), then the
+# event-mode server under fetchadd bench at depth 1 and 32.
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@$(BIN) serve -mode event -loops 1 -addr 127.0.0.1:51099 2>/dev/null & pid=$$!; \
+	for i in $$(seq 50); do $(BIN) bench -n 1 -c 1 127.0.0.1:51099 >/dev/null 2>&1 && break; done; \
+	$(BIN) bench -c 50 -P 1 -d 3s 127.0.0.1:51099; $(BIN) bench -c 50 -P 32 -d 3s 127.0.0.1:51099; \
+	kill $$pid
+
+# fetchadd's modes beside redis and memcached (when installed), one run.
+compare:
+	scripts/compare.sh
 
 # Each fuzz target for FUZZTIME.
 fuzz:
