@@ -7,7 +7,7 @@ ADDR    ?= 127.0.0.1:50007
 FUZZTIME ?= 10s
 STATICCHECK_VERSION = v0.8.2
 
-.PHONY: build run test lint cross bench compare fuzz clean
+.PHONY: build run test lint cross bench compare strace fuzz clean
 
 build:
 	$(GO) build -o $(BIN) .
@@ -16,9 +16,11 @@ build:
 run: build
 	$(BIN) serve -addr $(ADDR)
 
-# Every test, under the race detector.
+# Every test, under the race detector; then -trace against strace (Linux),
+# which runs without it (see trace_test.go).
 test:
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -run TestTraceMatchesStrace .
 
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt wants to change:"; gofmt -l .; exit 1; }
@@ -41,6 +43,11 @@ bench: build
 	for i in $$(seq 50); do $(BIN) bench -n 1 -c 1 127.0.0.1:51099 >/dev/null 2>&1 && break; done; \
 	$(BIN) bench -c 50 -P 1 -d 3s 127.0.0.1:51099; $(BIN) bench -c 50 -P 32 -d 3s 127.0.0.1:51099; \
 	kill $$pid
+
+# The lab's server under strace, showing the socket story and hiding the
+# Go runtime's own calls (see NOTES.md).
+strace: build
+	strace -f -qq -yy -s 64 -e trace=%network,read,write,close,ppoll,epoll_wait,epoll_pwait,epoll_ctl -e signal=none $(BIN) serve -addr $(ADDR)
 
 # fetchadd's modes beside redis and memcached (when installed), one run.
 compare:

@@ -3,6 +3,7 @@
 package sock
 
 import (
+	"fmt"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -21,6 +22,9 @@ func Pipe() (r, w int, err error) {
 		unix.CloseOnExec(p[1])
 	}
 	syscall.ForkLock.RUnlock()
+	if tracer != nil {
+		tracer.trace(tracer.tid(), "pipe", 0, err, fmt.Sprintf("[%d, %d]", p[0], p[1]))
+	}
 	if err != nil {
 		return -1, -1, wrap("pipe", err)
 	}

@@ -17,6 +17,9 @@ type kqueue struct {
 // FreeBSD (kqueue, kevent).
 func NewEventPoller() (Poller, error) {
 	fd, err := unix.Kqueue()
+	if tracer != nil {
+		tracer.trace(tracer.tid(), "kqueue", fd, err, "")
+	}
 	if err != nil {
 		return nil, wrap("kqueue", err)
 	}
@@ -29,7 +32,11 @@ func (p *kqueue) change(fd int, readFlags, writeFlags int) error {
 	var ch [2]unix.Kevent_t
 	unix.SetKevent(&ch[0], fd, unix.EVFILT_READ, readFlags)
 	unix.SetKevent(&ch[1], fd, unix.EVFILT_WRITE, writeFlags)
-	return wrap("kevent", retry(func() error { _, err := unix.Kevent(p.fd, ch[:], nil, nil); return err }))
+	err := retry(func() error { _, err := unix.Kevent(p.fd, ch[:], nil, nil); return err })
+	if tracer != nil {
+		tracer.traceKevent(tracer.tid(), p.fd, ch[:], nil, 0, 0, -1, err)
+	}
+	return wrap("kevent", err)
 }
 
 func onOff(on bool) int {
@@ -58,6 +65,9 @@ func (p *kqueue) Wait(timeout int) ([]Event, error) {
 		ts = &t
 	}
 	n, err := unix.Kevent(p.fd, nil, p.ready[:], ts)
+	if tracer != nil {
+		tracer.traceKevent(tracer.tid(), p.fd, nil, p.ready[:], len(p.ready), n, timeout, err)
+	}
 	if err == unix.EINTR {
 		return p.events[:0], nil
 	}

@@ -13,6 +13,9 @@ type epoll struct {
 // (epoll_create1, epoll_ctl, epoll_wait).
 func NewEventPoller() (Poller, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if tracer != nil {
+		tracer.trace(tracer.tid(), "epoll_create1", fd, err, "EPOLL_CLOEXEC")
+	}
 	if err != nil {
 		return nil, wrap("epoll_create1", err)
 	}
@@ -32,7 +35,11 @@ func epollMask(read, write bool) uint32 {
 
 func (p *epoll) ctl(op, fd int, mask uint32) error {
 	ev := unix.EpollEvent{Events: mask, Fd: int32(fd)}
-	return wrap("epoll_ctl", retry(func() error { return unix.EpollCtl(p.fd, op, fd, &ev) }))
+	err := retry(func() error { return unix.EpollCtl(p.fd, op, fd, &ev) })
+	if tracer != nil {
+		tracer.traceEpollCtl(tracer.tid(), p.fd, op, fd, &ev, err)
+	}
+	return wrap("epoll_ctl", err)
 }
 
 func (p *epoll) Add(fd int, read, write bool) error {
@@ -49,6 +56,9 @@ func (p *epoll) Remove(fd int) error {
 
 func (p *epoll) Wait(timeout int) ([]Event, error) {
 	n, err := unix.EpollWait(p.fd, p.ready[:], timeout)
+	if tracer != nil {
+		tracer.traceEpollWait(tracer.tid(), p.fd, p.ready[:], n, timeout, err)
+	}
 	if err == unix.EINTR {
 		return p.events[:0], nil
 	}

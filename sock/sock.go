@@ -33,7 +33,9 @@
 package sock
 
 import (
+	"fmt"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,25 +50,41 @@ func wrap(call string, err error) error {
 
 // SetsockoptInt sets an integer socket option: setsockopt(2).
 func SetsockoptInt(fd, level, opt, value int) error {
-	return wrap("setsockopt", retry(func() error { return unix.SetsockoptInt(fd, level, opt, value) }))
+	err := retry(func() error { return unix.SetsockoptInt(fd, level, opt, value) })
+	if tracer != nil {
+		tracer.trace(tracer.tid(), "setsockopt", 0, err, fmt.Sprintf("%d, %s, %s, [%d], 4", fd, name(level, levelNames), name(opt, optNames[level]), value))
+	}
+	return wrap("setsockopt", err)
 }
 
 // GetsockoptInt reads an integer socket option: getsockopt(2).
 func GetsockoptInt(fd, level, opt int) (int, error) {
 	var v int
 	err := retry(func() (err error) { v, err = unix.GetsockoptInt(fd, level, opt); return })
+	if tracer != nil {
+		tracer.trace(tracer.tid(), "getsockopt", 0, err, fmt.Sprintf("%d, %s, %s, [%d], [4]", fd, name(level, levelNames), name(opt, optNames[level]), v))
+	}
 	return v, wrap("getsockopt", err)
 }
 
 // Bind gives the socket its local address: bind(2).
 func Bind(fd int, sa unix.Sockaddr) error {
-	return wrap("bind", retry(func() error { return unix.Bind(fd, sa) }))
+	err := retry(func() error { return unix.Bind(fd, sa) })
+	if tracer != nil {
+		addr, n := sockaddrString(sa)
+		tracer.trace(tracer.tid(), "bind", 0, err, fmt.Sprintf("%d, %s, %d", fd, addr, n))
+	}
+	return wrap("bind", err)
 }
 
 // Listen makes the socket a listening one; the kernel completes up to
 // backlog handshakes that no accept has taken yet: listen(2).
 func Listen(fd, backlog int) error {
-	return wrap("listen", retry(func() error { return unix.Listen(fd, backlog) }))
+	err := retry(func() error { return unix.Listen(fd, backlog) })
+	if tracer != nil {
+		tracer.trace(tracer.tid(), "listen", 0, err, fmt.Sprintf("%d, %d", fd, backlog))
+	}
+	return wrap("listen", err)
 }
 
 // Connect connects the socket to sa: connect(2). If the call is
@@ -75,29 +93,34 @@ func Listen(fd, backlog int) error {
 // handshake's outcome, since a second connect would only say EALREADY.
 func Connect(fd int, sa unix.Sockaddr) error {
 	err := unix.Connect(fd, sa)
+	if tracer != nil {
+		addr, n := sockaddrString(sa)
+		tracer.trace(tracer.tid(), "connect", 0, err, fmt.Sprintf("%d, %s, %d", fd, addr, n))
+	}
 	if err == unix.EINTR || err == unix.EINPROGRESS {
-		err = awaitConnect(fd)
+		return awaitConnect(fd)
 	}
 	return wrap("connect", err)
 }
 
+// awaitConnect waits for a connect in progress and returns its outcome.
 func awaitConnect(fd int) error {
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
 	for {
-		_, err := unix.Poll(fds, -1)
-		if err == nil {
-			break
-		}
-		if err != unix.EINTR {
+		n, err := Poll(fds, -1)
+		if err != nil {
 			return err
 		}
+		if n > 0 {
+			break
+		}
 	}
-	soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	soerr, err := GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
 	if err != nil {
 		return err
 	}
 	if soerr != 0 {
-		return unix.Errno(soerr)
+		return wrap("connect", unix.Errno(soerr))
 	}
 	return nil
 }
@@ -108,6 +131,9 @@ func awaitConnect(fd int) error {
 func Read(fd int, p []byte) (n int, err error) {
 	for {
 		n, err = unix.Read(fd, p)
+		if tracer != nil {
+			tracer.traceIO(tracer.tid(), "read", fd, p, n, err, "")
+		}
 		if err != unix.EINTR {
 			break
 		}
@@ -125,6 +151,9 @@ func Read(fd int, p []byte) (n int, err error) {
 func Send(fd int, p []byte) (n int, err error) {
 	for {
 		n, err = send(fd, p)
+		if tracer != nil {
+			tracer.traceIO(tracer.tid(), sendCall, fd, p, n, err, sendArgs)
+		}
 		if err != unix.EINTR {
 			break
 		}
@@ -140,6 +169,9 @@ func Send(fd int, p []byte) (n int, err error) {
 func Write(fd int, p []byte) (n int, err error) {
 	for {
 		n, err = unix.Write(fd, p)
+		if tracer != nil {
+			tracer.traceIO(tracer.tid(), "write", fd, p, n, err, "")
+		}
 		if err != unix.EINTR {
 			break
 		}
@@ -166,14 +198,22 @@ func SendAll(fd int, p []byte) error {
 // Shutdown closes one or both directions of a connection: shutdown(2).
 // unix.SHUT_WR sends the peer an end of stream (FIN) while reading goes on.
 func Shutdown(fd, how int) error {
-	return wrap("shutdown", retry(func() error { return unix.Shutdown(fd, how) }))
+	err := retry(func() error { return unix.Shutdown(fd, how) })
+	if tracer != nil {
+		tracer.trace(tracer.tid(), "shutdown", 0, err, fmt.Sprintf("%d, %s", fd, name(how, howNames)))
+	}
+	return wrap("shutdown", err)
 }
 
 // Close releases the descriptor: close(2). It is not retried on EINTR:
 // the descriptor is released whatever close returns, and its number may
 // already belong to a new socket of another thread.
 func Close(fd int) error {
-	return wrap("close", unix.Close(fd))
+	err := unix.Close(fd)
+	if tracer != nil {
+		tracer.trace(tracer.tid(), "close", 0, err, fmt.Sprint(fd))
+	}
+	return wrap("close", err)
 }
 
 // Getsockname returns the socket's local address: getsockname(2). After
@@ -181,6 +221,9 @@ func Close(fd int) error {
 func Getsockname(fd int) (unix.Sockaddr, error) {
 	var sa unix.Sockaddr
 	err := retry(func() (err error) { sa, err = unix.Getsockname(fd); return })
+	if tracer != nil {
+		tracer.trace(tracer.tid(), "getsockname", 0, err, fmt.Sprintf("%d, %s", fd, addrOut(sa)))
+	}
 	return sa, wrap("getsockname", err)
 }
 
@@ -188,13 +231,31 @@ func Getsockname(fd int) (unix.Sockaddr, error) {
 func Getpeername(fd int) (unix.Sockaddr, error) {
 	var sa unix.Sockaddr
 	err := retry(func() (err error) { sa, err = unix.Getpeername(fd); return })
+	if tracer != nil {
+		tracer.trace(tracer.tid(), "getpeername", 0, err, fmt.Sprintf("%d, %s", fd, addrOut(sa)))
+	}
 	return sa, wrap("getpeername", err)
 }
 
 // SetNonblock makes I/O on fd return EAGAIN instead of waiting:
 // fcntl(fd, F_SETFL, O_NONBLOCK).
 func SetNonblock(fd int) error {
-	return wrap("fcntl", unix.SetNonblock(fd, true))
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if tracer != nil {
+		res := result(flags, err)
+		if err == nil {
+			res = fmt.Sprintf("%#x (flags %s)", flags, flagNames(flags, openNames))
+		}
+		tracer.traceResult(tracer.tid(), "fcntl", fmt.Sprintf("%d, F_GETFL", fd), res)
+	}
+	if err != nil || flags&unix.O_NONBLOCK != 0 {
+		return wrap("fcntl", err)
+	}
+	_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags|unix.O_NONBLOCK)
+	if tracer != nil {
+		tracer.trace(tracer.tid(), "fcntl", 0, err, fmt.Sprintf("%d, F_SETFL, %s", fd, flagNames(flags|unix.O_NONBLOCK, openNames)))
+	}
+	return wrap("fcntl", err)
 }
 
 // Poll waits until one of fds is ready or timeout milliseconds pass (-1:
@@ -202,11 +263,40 @@ func SetNonblock(fd int) error {
 // error: callers loop over Poll anyway, and a poll that is restarted by hand
 // would wait longer than its timeout.
 func Poll(fds []unix.PollFd, timeout int) (int, error) {
+	var in string
+	if tracer != nil {
+		in = pollfdsString(fds, false)
+	}
 	n, err := unix.Poll(fds, timeout)
+	if tracer != nil {
+		tracer.tracePoll(tracer.tid(), in, fds, timeout, n, err)
+	}
 	if err == unix.EINTR {
 		return 0, nil
 	}
-	return n, wrap("poll", err)
+	return n, wrap(pollCall, err)
+}
+
+// traceIO traces read, write or send: the bytes (those read, or all those
+// given to write), the count asked for, and extra arguments after it.
+func (t *traceWriter) traceIO(tid int, call string, fd int, p []byte, n int, err error, extra string) {
+	var buf string
+	switch {
+	case call == "read" && err == nil:
+		buf = t.quote(p[:n])
+	case call == "read":
+		buf = fmt.Sprintf("%p", unsafe.SliceData(p))
+	default:
+		buf = t.quote(p)
+	}
+	t.trace(tid, call, n, err, fmt.Sprintf("%d, %s, %d%s", fd, buf, len(p), extra))
+}
+
+// addrOut is an address the kernel filled in, with its length:
+// "{sa_family=AF_INET, ...}, [112 => 16]".
+func addrOut(sa unix.Sockaddr) string {
+	addr, n := sockaddrString(sa)
+	return fmt.Sprintf("%s, [%d => %d]", addr, unix.SizeofSockaddrAny, n)
 }
 
 // retry calls f until it does not fail with EINTR, as Go's internal/poll

@@ -111,11 +111,12 @@ func TestPollers(t *testing.T) {
 	for _, p := range pollers(t) {
 		t.Run(p.Name(), func(t *testing.T) {
 			defer p.Close()
-			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			a, b := fds[0], fds[1]
+			SetNonblock(a)
 			defer Close(a)
 			if err := p.Add(a, true, false); err != nil {
 				t.Fatal(err)
@@ -165,4 +166,30 @@ func TestPipe(t *testing.T) {
 	if n, err := Read(r, make([]byte, 8)); n != 1 || err != nil {
 		t.Fatalf("read %d, %v", n, err)
 	}
+}
+
+// BenchmarkTraceOff: a read with tracing off, beside the bare x/sys call:
+// the difference is the cost of -trace when it is not given.
+func BenchmarkTraceOff(b *testing.B) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer Close(fds[0])
+	defer Close(fds[1])
+	buf, one := make([]byte, 16), []byte{1}
+	b.Run("sock.Read", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			unix.Write(fds[1], one)
+			Read(fds[0], buf)
+		}
+	})
+	b.Run("unix.Read", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			unix.Write(fds[1], one)
+			unix.Read(fds[0], buf)
+		}
+	})
 }

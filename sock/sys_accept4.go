@@ -3,6 +3,7 @@
 package sock
 
 import (
+	"fmt"
 	"syscall"
 	"unsafe"
 
@@ -17,11 +18,20 @@ import (
 // library function that makes the sendto system call.
 const sendCall = "sendto"
 
+// sendArgs are the arguments send adds after the length, for tracing.
+const sendArgs = ", MSG_NOSIGNAL, NULL, 0"
+
+// sockTypeFlags name the flags of a socket type, for tracing.
+var sockTypeFlags = []flagName{{unix.SOCK_CLOEXEC, "SOCK_CLOEXEC"}, {unix.SOCK_NONBLOCK, "SOCK_NONBLOCK"}}
+
 // Socket creates an endpoint for communication and returns its descriptor:
 // socket(2), with SOCK_CLOEXEC.
 func Socket(domain, typ, proto int) (int, error) {
 	var fd int
 	err := retry(func() (err error) { fd, err = unix.Socket(domain, typ|unix.SOCK_CLOEXEC, proto); return })
+	if tracer != nil {
+		tracer.trace(tracer.tid(), "socket", fd, err, fmt.Sprintf("%s, %s, %s", name(domain, domainNames), typeString(typ|unix.SOCK_CLOEXEC), protoString(domain, proto)))
+	}
 	if err != nil {
 		return -1, wrap("socket", err)
 	}
@@ -39,6 +49,13 @@ func Accept(fd int, nonblock bool) (int, unix.Sockaddr, error) {
 	}
 	for {
 		nfd, sa, err := unix.Accept4(fd, flags)
+		if tracer != nil {
+			addr := "0x0, [112]" // x/sys's own buffer: strace shows its address
+			if err == nil {
+				addr = addrOut(sa)
+			}
+			tracer.trace(tracer.tid(), "accept4", nfd, err, fmt.Sprintf("%d, %s, %s", fd, addr, flagNames(flags, sockTypeFlags)))
+		}
 		if err == unix.EINTR {
 			continue
 		}

@@ -1,6 +1,7 @@
 package sock
 
 import (
+	"fmt"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -15,6 +16,13 @@ import (
 // write(2) on a socket with SO_NOSIGPIPE.
 const sendCall = "write"
 
+// sendArgs are the arguments send adds after the length, for tracing.
+const sendArgs = ""
+
+// sockTypeFlags name the flags of a socket type, for tracing: macOS has
+// none.
+var sockTypeFlags []flagName
+
 // Socket creates an endpoint for communication and returns its descriptor:
 // socket(2), then fcntl(FD_CLOEXEC) and setsockopt(SO_NOSIGPIPE).
 func Socket(domain, typ, proto int) (int, error) {
@@ -24,6 +32,9 @@ func Socket(domain, typ, proto int) (int, error) {
 		unix.CloseOnExec(fd)
 	}
 	syscall.ForkLock.RUnlock()
+	if tracer != nil {
+		tracer.trace(tracer.tid(), "socket", fd, err, fmt.Sprintf("%s, %s, %s", name(domain, domainNames), typeString(typ), protoString(domain, proto)))
+	}
 	if err != nil {
 		return -1, wrap("socket", err)
 	}
@@ -49,6 +60,13 @@ func Accept(fd int, nonblock bool) (int, unix.Sockaddr, error) {
 			unix.CloseOnExec(nfd)
 		}
 		syscall.ForkLock.RUnlock()
+		if tracer != nil {
+			addr := "0x0, [16]"
+			if err == nil {
+				addr = addrOut(sa)
+			}
+			tracer.trace(tracer.tid(), "accept", nfd, err, fmt.Sprintf("%d, %s", fd, addr))
+		}
 		if err != unix.EINTR {
 			break
 		}

@@ -1,0 +1,217 @@
+package sock
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+
+	"golang.org/x/sys/unix"
+)
+
+// Tracing: with -trace, every system call this package makes is printed
+// as strace prints it, with its real arguments and result:
+//
+//	bind(3, {sa_family=AF_INET, sin_port=htons(50007), sin_addr=inet_addr("127.0.0.1")}, 16) = 0
+//
+// It is how a student on macOS, where there is no strace, sees the calls;
+// on Linux a test checks it against strace itself. When tracing is off,
+// each call pays for one nil test (BenchmarkTraceOff).
+
+// tracer is nil unless EnableTrace was called.
+var tracer *traceWriter
+
+type traceWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	strsize int
+	tids    bool
+}
+
+// EnableTrace starts tracing to w. Strings longer than strsize bytes are
+// cut, as strace's -s does (strace's default is 32). With tids set, each
+// line starts with "[pid TID] ", the thread that made the call, as
+// strace -f writes it. Call it before any other function of this package.
+func EnableTrace(w io.Writer, strsize int, tids bool) {
+	tracer = &traceWriter{w: w, strsize: strsize, tids: tids}
+}
+
+// Tracing says whether EnableTrace was called.
+func Tracing() bool { return tracer != nil }
+
+// tid is the calling thread's id if lines show it, else 0. Callers pass
+// it as the first argument, so that it is read before the arguments are
+// formatted: formatting can let the goroutine move to another thread.
+func (t *traceWriter) tid() int {
+	if !t.tids {
+		return 0
+	}
+	return threadID()
+}
+
+// trace prints one call: name(args) = result.
+func (t *traceWriter) trace(tid int, name string, ret int, err error, args string) {
+	t.traceResult(tid, name, args, result(ret, err))
+}
+
+// traceResult prints one call with its result written out.
+func (t *traceWriter) traceResult(tid int, name, args, res string) {
+	var b strings.Builder
+	if t.tids {
+		fmt.Fprintf(&b, "[pid %5d] ", tid)
+	}
+	b.WriteString(name)
+	b.WriteByte('(')
+	b.WriteString(args)
+	b.WriteByte(')')
+	// strace puts the "=" in column 40, or a space after a longer call.
+	if b.Len() < 40 {
+		b.WriteString(strings.Repeat(" ", 40-b.Len()))
+	} else {
+		b.WriteByte(' ')
+	}
+	b.WriteString("= ")
+	b.WriteString(res)
+	b.WriteByte('\n')
+	t.mu.Lock()
+	io.WriteString(t.w, b.String())
+	t.mu.Unlock()
+}
+
+// result is strace's result: a number, or -1 and the errno's name and
+// text.
+func result(ret int, err error) string {
+	if err == nil {
+		return strconv.Itoa(ret)
+	}
+	errno, ok := err.(unix.Errno)
+	if !ok {
+		return "-1 (" + err.Error() + ")"
+	}
+	msg := []rune(errno.Error())
+	if len(msg) > 0 {
+		msg[0] = unicode.ToUpper(msg[0])
+	}
+	return fmt.Sprintf("-1 %s (%s)", unix.ErrnoName(errno), string(msg))
+}
+
+// quote is strace's string: C escapes, octal for the rest, cut at strsize
+// bytes with "..." after the closing quote.
+func (t *traceWriter) quote(p []byte) string {
+	cut := len(p) > t.strsize
+	if cut {
+		p = p[:t.strsize]
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i, c := range p {
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\v':
+			b.WriteString(`\v`)
+		case c == '\f':
+			b.WriteString(`\f`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c >= ' ' && c < 0x7f:
+			b.WriteByte(c)
+		case i+1 < len(p) && p[i+1] >= '0' && p[i+1] <= '7':
+			fmt.Fprintf(&b, `\%03o`, c) // a digit follows: all three digits
+		default:
+			fmt.Fprintf(&b, `\%o`, c)
+		}
+	}
+	b.WriteByte('"')
+	if cut {
+		b.WriteString("...")
+	}
+	return b.String()
+}
+
+// sockaddrString is strace's struct sockaddr, and its length.
+func sockaddrString(sa unix.Sockaddr) (string, int) {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		ap := AddrPort(sa)
+		return fmt.Sprintf(`{sa_family=AF_INET, sin_port=htons(%d), sin_addr=inet_addr("%s")}`, sa.Port, ap.Addr()), unix.SizeofSockaddrInet4
+	case *unix.SockaddrInet6:
+		ap := AddrPort(sa)
+		return fmt.Sprintf(`{sa_family=AF_INET6, sin6_port=htons(%d), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "%s", &sin6_addr), sin6_scope_id=%d}`, sa.Port, ap.Addr(), sa.ZoneId), unix.SizeofSockaddrInet6
+	}
+	return fmt.Sprintf("%v", sa), 0
+}
+
+// flagNames writes v as strace does: NAME|NAME, any unnamed rest in hex.
+func flagNames(v int, names []flagName) string {
+	var parts []string
+	for _, n := range names {
+		if n.v != 0 && v&n.v == n.v {
+			parts = append(parts, n.name)
+			v &^= n.v
+		}
+	}
+	if v != 0 || len(parts) == 0 {
+		parts = append(parts, "0x"+strconv.FormatInt(int64(v), 16))
+	}
+	return strings.Join(parts, "|")
+}
+
+type flagName struct {
+	v    int
+	name string
+}
+
+// name returns the name of v among names, or v in decimal.
+func name(v int, names []flagName) string {
+	for _, n := range names {
+		if n.v == v {
+			return n.name
+		}
+	}
+	return strconv.Itoa(v)
+}
+
+var (
+	domainNames = []flagName{{unix.AF_INET, "AF_INET"}, {unix.AF_INET6, "AF_INET6"}, {unix.AF_UNIX, "AF_UNIX"}}
+	levelNames  = []flagName{{unix.SOL_SOCKET, "SOL_SOCKET"}, {unix.IPPROTO_TCP, "SOL_TCP"}, {unix.IPPROTO_IPV6, "SOL_IPV6"}}
+	howNames    = []flagName{{unix.SHUT_RD, "SHUT_RD"}, {unix.SHUT_WR, "SHUT_WR"}, {unix.SHUT_RDWR, "SHUT_RDWR"}}
+	optNames    = map[int][]flagName{
+		unix.SOL_SOCKET:   {{unix.SO_REUSEADDR, "SO_REUSEADDR"}, {unix.SO_ERROR, "SO_ERROR"}, {unix.SO_LINGER, "SO_LINGER"}, {unix.SO_RCVBUF, "SO_RCVBUF"}, {unix.SO_SNDBUF, "SO_SNDBUF"}},
+		unix.IPPROTO_TCP:  {{unix.TCP_NODELAY, "TCP_NODELAY"}},
+		unix.IPPROTO_IPV6: {{unix.IPV6_V6ONLY, "IPV6_V6ONLY"}},
+	}
+	pollNames = []flagName{{unix.POLLIN, "POLLIN"}, {unix.POLLOUT, "POLLOUT"}, {unix.POLLERR, "POLLERR"}, {unix.POLLHUP, "POLLHUP"}, {unix.POLLNVAL, "POLLNVAL"}}
+	openNames = []flagName{{unix.O_RDWR, "O_RDWR"}, {unix.O_WRONLY, "O_WRONLY"}, {unix.O_NONBLOCK, "O_NONBLOCK"}}
+)
+
+func typeString(typ int) string {
+	names := append([]flagName{{unix.SOCK_STREAM, "SOCK_STREAM"}}, sockTypeFlags...)
+	return flagNames(typ, names)
+}
+
+func protoString(domain, proto int) string {
+	if proto == 0 && (domain == unix.AF_INET || domain == unix.AF_INET6) {
+		return "IPPROTO_IP"
+	}
+	return strconv.Itoa(proto)
+}
+
+func pollfdsString(fds []unix.PollFd, revents bool) string {
+	var parts []string
+	for _, fd := range fds {
+		if !revents {
+			parts = append(parts, fmt.Sprintf("{fd=%d, events=%s}", fd.Fd, flagNames(int(fd.Events), pollNames)))
+		} else if fd.Revents != 0 {
+			parts = append(parts, fmt.Sprintf("{fd=%d, revents=%s}", fd.Fd, flagNames(int(fd.Revents), pollNames)))
+		}
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}

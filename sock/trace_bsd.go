@@ -1,0 +1,61 @@
+//go:build darwin || freebsd
+
+package sock
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// pollCall is the system call x/sys makes for unix.Poll on BSD and macOS.
+const pollCall = "poll"
+
+// tracePoll traces poll: the pollfds given, the result, and the ones that
+// came back with events.
+func (t *traceWriter) tracePoll(tid int, in string, fds []unix.PollFd, timeout, n int, err error) {
+	args := fmt.Sprintf("%s, %d, %d", in, len(fds), timeout)
+	switch {
+	case err != nil:
+		t.trace(tid, pollCall, n, err, args)
+	case n == 0:
+		t.traceResult(tid, pollCall, args, "0 (Timeout)")
+	default:
+		t.traceResult(tid, pollCall, args, fmt.Sprintf("%d (%s)", n, pollfdsString(fds, true)))
+	}
+}
+
+var (
+	filterNames = []flagName{{unix.EVFILT_READ, "EVFILT_READ"}, {unix.EVFILT_WRITE, "EVFILT_WRITE"}}
+	evFlagNames = []flagName{{unix.EV_ADD, "EV_ADD"}, {unix.EV_DELETE, "EV_DELETE"}, {unix.EV_ENABLE, "EV_ENABLE"}, {unix.EV_DISABLE, "EV_DISABLE"}, {unix.EV_EOF, "EV_EOF"}, {unix.EV_ERROR, "EV_ERROR"}}
+)
+
+func keventsString(evs []unix.Kevent_t) string {
+	var parts []string
+	for _, ev := range evs {
+		parts = append(parts, fmt.Sprintf("{ident=%d, filter=%s, flags=%s, fflags=%d, data=%d}",
+			ev.Ident, name(int(ev.Filter), filterNames), flagNames(int(ev.Flags), evFlagNames), ev.Fflags, ev.Data))
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// traceKevent traces kevent(kq, changes, nchanges, events, nevents, timeout).
+func (t *traceWriter) traceKevent(tid int, kq int, changes, events []unix.Kevent_t, nevents, n, timeout int, err error) {
+	ch, ev := "NULL", "NULL"
+	if len(changes) > 0 {
+		ch = keventsString(changes)
+	}
+	if events != nil {
+		ev = keventsString(events[:max(n, 0)])
+	}
+	ts := "NULL"
+	if timeout >= 0 {
+		ts = fmt.Sprintf("{tv_sec=%d, tv_nsec=%d}", timeout/1000, timeout%1000*1e6)
+	}
+	t.trace(tid, "kevent", n, err, fmt.Sprintf("%d, %s, %d, %s, %d, %s", kq, ch, len(changes), ev, nevents, ts))
+}
+
+// threadID stands for the calling thread's id. x/sys has no portable
+// gettid for macOS and FreeBSD, so the process id is shown.
+func threadID() int { return unix.Getpid() }

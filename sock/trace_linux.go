@@ -1,0 +1,72 @@
+package sock
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// pollCall is the system call x/sys makes for unix.Poll on Linux.
+const pollCall = "ppoll"
+
+// tracePoll traces ppoll as strace does: the pollfds given, and after the
+// result the ones that came back with events, or "(Timeout)".
+func (t *traceWriter) tracePoll(tid int, in string, fds []unix.PollFd, timeout, n int, err error) {
+	ts := "NULL"
+	if timeout >= 0 {
+		ts = fmt.Sprintf("{tv_sec=%d, tv_nsec=%d}", timeout/1000, timeout%1000*1e6)
+	}
+	args := fmt.Sprintf("%s, %d, %s, NULL, 0", in, len(fds), ts)
+	switch {
+	case err != nil:
+		t.trace(tid, pollCall, n, err, args)
+	case n == 0:
+		t.traceResult(tid, pollCall, args, "0 (Timeout)")
+	default:
+		t.traceResult(tid, pollCall, args, fmt.Sprintf("%d (%s)", n, pollfdsString(fds, true)))
+	}
+}
+
+// epollWaitCall is the system call x/sys makes for unix.EpollWait:
+// epoll_wait where the architecture has it, epoll_pwait on newer ones.
+var epollWaitCall = map[bool]string{true: "epoll_wait", false: "epoll_pwait"}[runtime.GOARCH == "amd64" || runtime.GOARCH == "386"]
+
+var epollNames = []flagName{{unix.EPOLLIN, "EPOLLIN"}, {unix.EPOLLOUT, "EPOLLOUT"}, {unix.EPOLLERR, "EPOLLERR"}, {unix.EPOLLHUP, "EPOLLHUP"}, {unix.EPOLLRDHUP, "EPOLLRDHUP"}}
+
+func epollEventString(ev *unix.EpollEvent) string {
+	events := "0"
+	if ev.Events != 0 {
+		events = flagNames(int(ev.Events), epollNames)
+	}
+	u64 := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+	return fmt.Sprintf("{events=%s, data={u32=%d, u64=%d}}", events, uint32(ev.Fd), u64)
+}
+
+func (t *traceWriter) traceEpollCtl(tid int, epfd, op, fd int, ev *unix.EpollEvent, err error) {
+	ops := []flagName{{unix.EPOLL_CTL_ADD, "EPOLL_CTL_ADD"}, {unix.EPOLL_CTL_MOD, "EPOLL_CTL_MOD"}, {unix.EPOLL_CTL_DEL, "EPOLL_CTL_DEL"}}
+	arg := epollEventString(ev)
+	if op == unix.EPOLL_CTL_DEL {
+		arg = fmt.Sprintf("%p", ev) // strace does not read the event of a delete
+	}
+	t.trace(tid, "epoll_ctl", 0, err, fmt.Sprintf("%d, %s, %d, %s", epfd, name(op, ops), fd, arg))
+}
+
+func (t *traceWriter) traceEpollWait(tid int, epfd int, ready []unix.EpollEvent, n, timeout int, err error) {
+	var evs []string
+	for i := 0; i < n; i++ {
+		evs = append(evs, epollEventString(&ready[i]))
+	}
+	args := fmt.Sprintf("%d, [%s], %d, %d", epfd, strings.Join(evs, ", "), len(ready), timeout)
+	if err != nil {
+		args = fmt.Sprintf("%d, %p, %d, %d", epfd, &ready[0], len(ready), timeout)
+	}
+	if epollWaitCall == "epoll_pwait" {
+		args += ", NULL, 8"
+	}
+	t.trace(tid, epollWaitCall, n, err, args)
+}
+
+// threadID is the calling thread's id, as strace -f prints it.
+func threadID() int { return unix.Gettid() }
