@@ -18,7 +18,7 @@ import (
 // BenchConfig says how to load a server.
 type BenchConfig struct {
 	Addr     string        // HOST[:PORT]
-	Proto    Protocol      // what to speak; FetchAdd unless set
+	Proto    *Protocol     // what to speak; FetchAdd unless set
 	Conns    int           // connections
 	Depth    int           // pipeline depth: requests sent before reading their replies
 	Duration time.Duration // how long to send, if Requests is 0
@@ -137,7 +137,8 @@ func Bench(cfg BenchConfig) (*BenchResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{cfg: cfg, base: base, batch: bytes.Repeat(cfg.Proto.Request(), cfg.Depth)}
+	request := cfg.Proto.Add(1)
+	b := &bench{cfg: cfg, base: base, batch: bytes.Repeat(request, cfg.Depth), requestLen: len(request)}
 	if cfg.Requests > 0 {
 		b.left.Store(cfg.Requests)
 	} else {
@@ -216,13 +217,14 @@ func (r *BenchResult) checkDistinct(workers []*benchWorker) {
 }
 
 type bench struct {
-	cfg      BenchConfig
-	base     int64        // the counter before the run
-	batch    []byte       // Depth requests, sent in one write
-	left     atomic.Int64 // requests not yet sent
-	deadline time.Time    // no new batch after this (Duration runs)
-	workers  []*benchWorker
-	mu       sync.Mutex
+	cfg        BenchConfig
+	base       int64        // the counter before the run
+	batch      []byte       // Depth requests, sent in one write
+	requestLen int          // the bytes of one request
+	left       atomic.Int64 // requests not yet sent
+	deadline   time.Time    // no new batch after this (Duration runs)
+	workers    []*benchWorker
+	mu         sync.Mutex
 }
 
 // take reserves up to Depth requests to send; 0 means the run is over.
@@ -366,7 +368,7 @@ func (w *benchWorker) next(c *benchConn) {
 		return
 	}
 	c.outstanding = n
-	c.out = w.b.batch[:n*len(w.b.cfg.Proto.Request())]
+	c.out = w.b.batch[:n*w.b.requestLen]
 	c.sent = time.Now()
 	w.send(c)
 }
@@ -412,7 +414,7 @@ func (w *benchWorker) receive(c *benchConn, buf []byte, now time.Time) {
 			continue
 		}
 		c.outstanding--
-		if v, ok := proto.Reply(line); ok {
+		if v, ok := proto.Reply(line, 1); ok {
 			w.mark(v)
 			got++
 		} else {
@@ -486,24 +488,24 @@ func readCounter(cfg BenchConfig) (int64, error) {
 	}
 	defer sock.Close(fd)
 	r := newLineReader(fd)
-	for _, req := range cfg.Proto.Setup() {
-		if err := sock.SendAll(fd, req); err != nil {
+	if cfg.Proto.setup != "" {
+		if err := sock.SendAll(fd, []byte(cfg.Proto.setup)); err != nil {
 			return 0, err
 		}
 		if _, err := r.line(); err != nil {
 			return 0, err
 		}
 	}
-	if err := sock.SendAll(fd, cfg.Proto.Peek()); err != nil {
+	if err := sock.SendAll(fd, cfg.Proto.Add(0)); err != nil {
 		return 0, err
 	}
 	line, err := r.line()
 	if err != nil {
 		return 0, err
 	}
-	v, ok := cfg.Proto.PeekReply(line)
+	v, ok := cfg.Proto.Reply(line, 0)
 	if !ok {
-		return 0, fmt.Errorf("%s: unexpected reply %q to %q", cfg.Addr, line, cfg.Proto.Peek())
+		return 0, fmt.Errorf("%s: unexpected reply %q to %q", cfg.Addr, line, cfg.Proto.Add(0))
 	}
 	return v, nil
 }
@@ -534,86 +536,47 @@ func (r *lineReader) line() ([]byte, error) {
 	}
 }
 
-// Protocol is a request/reply protocol with a counter that the bench
-// tool can drive: fetchadd's own, or redis's INCRBY and memcached's incr
-// for comparison.
-type Protocol interface {
-	Name() string
-	Setup() [][]byte                // requests to send once first (each gets one reply line)
-	Peek() []byte                   // a request that reads the counter
-	PeekReply([]byte) (int64, bool) // the counter, from Peek's reply
-	Request() []byte                // one "add 1"
-	Reply([]byte) (int64, bool)     // the value before the add, from its reply
+// Protocol is a line protocol with a counter that the bench tool can
+// drive: fetchadd's own, or redis's INCRBY and memcached's incr, to
+// compare them the same way.
+type Protocol struct {
+	name   string
+	setup  string // sent once first, if not empty; its reply is one line
+	add    string // the request that adds n, with %d for n
+	prefix string // what a reply starts with before its number
+	after  bool   // the reply gives the value after the add, not before
 }
 
 // The protocols Bench speaks.
 var (
-	FetchAdd Protocol = fetchAddProto{}
-	Redis    Protocol = redisProto{}
-	Memcache Protocol = memcacheProto{}
+	FetchAdd = &Protocol{name: "fetchadd", add: "%d\n", prefix: "  --> "}
+	Redis    = &Protocol{name: "redis", add: "INCRBY fetchadd:bench %d\r\n", prefix: ":", after: true}
+	// "add" creates the key only if it is not there.
+	Memcache = &Protocol{name: "memcached", setup: "add fetchadd_bench 0 0 1\r\n0\r\n", add: "incr fetchadd_bench %d\r\n", after: true}
 )
 
 // Protocols lists them by name.
-var Protocols = map[string]Protocol{"fetchadd": FetchAdd, "redis": Redis, "memcached": Memcache}
+var Protocols = map[string]*Protocol{"fetchadd": FetchAdd, "redis": Redis, "memcached": Memcache}
 
-type fetchAddProto struct{}
+// Name is the protocol's name.
+func (p *Protocol) Name() string { return p.name }
 
-func (fetchAddProto) Name() string                       { return "fetchadd" }
-func (fetchAddProto) Setup() [][]byte                    { return nil }
-func (fetchAddProto) Peek() []byte                       { return []byte("0\n") }
-func (p fetchAddProto) PeekReply(l []byte) (int64, bool) { return p.Reply(l) }
-func (fetchAddProto) Request() []byte                    { return []byte("1\n") }
+// Add is the request that adds n (Add(0) reads the counter).
+func (p *Protocol) Add(n int) []byte { return []byte(fmt.Sprintf(p.add, n)) }
 
-// Reply reads "  --> 41\r\n".
-func (fetchAddProto) Reply(line []byte) (int64, bool) {
-	rest, ok := bytes.CutPrefix(line, []byte("  --> "))
+// Reply reads the reply to Add(n) and returns the counter's value before
+// the add: "  --> 41\r\n" (fetchadd), ":42\r\n" (redis, the value
+// after), "42\r\n" (memcached, after). ok is false for anything else.
+func (p *Protocol) Reply(line []byte, n int64) (before int64, ok bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(p.prefix))
 	if !ok {
 		return 0, false
 	}
-	return atoi(rest)
-}
-
-type redisProto struct{}
-
-const benchKey = "fetchadd:bench"
-
-func (redisProto) Name() string    { return "redis" }
-func (redisProto) Setup() [][]byte { return nil }
-func (redisProto) Peek() []byte    { return []byte("INCRBY " + benchKey + " 0\r\n") }
-func (p redisProto) PeekReply(l []byte) (int64, bool) {
-	v, ok := p.newValue(l)
+	v, ok := atoi(rest)
+	if p.after {
+		v -= n
+	}
 	return v, ok
-}
-func (redisProto) Request() []byte { return []byte("INCRBY " + benchKey + " 1\r\n") }
-
-// Reply reads ":42\r\n", the value after the add.
-func (p redisProto) Reply(line []byte) (int64, bool) {
-	v, ok := p.newValue(line)
-	return v - 1, ok
-}
-
-func (redisProto) newValue(line []byte) (int64, bool) {
-	rest, ok := bytes.CutPrefix(line, []byte(":"))
-	if !ok {
-		return 0, false
-	}
-	return atoi(rest)
-}
-
-type memcacheProto struct{}
-
-func (memcacheProto) Name() string { return "memcached" }
-
-// Setup creates the key if it is not there ("add" leaves an existing one).
-func (memcacheProto) Setup() [][]byte {
-	return [][]byte{[]byte("add fetchadd_bench 0 0 1\r\n0\r\n")}
-}
-func (memcacheProto) Peek() []byte                     { return []byte("incr fetchadd_bench 0\r\n") }
-func (memcacheProto) PeekReply(l []byte) (int64, bool) { return atoi(l) }
-func (memcacheProto) Request() []byte                  { return []byte("incr fetchadd_bench 1\r\n") }
-func (memcacheProto) Reply(line []byte) (int64, bool) {
-	v, ok := atoi(line)
-	return v - 1, ok
 }
 
 // atoi reads a decimal int64 ending the line ("\r\n" or "\n"), without

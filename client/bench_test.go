@@ -69,7 +69,7 @@ func TestCheckDistinct(t *testing.T) {
 
 func TestProtocolReplies(t *testing.T) {
 	cases := []struct {
-		p    Protocol
+		p    *Protocol
 		line string
 		want int64
 		ok   bool
@@ -83,7 +83,7 @@ func TestProtocolReplies(t *testing.T) {
 		{Memcache, "NOT_FOUND\r\n", 0, false},
 	}
 	for _, tc := range cases {
-		got, ok := tc.p.Reply([]byte(tc.line))
+		got, ok := tc.p.Reply([]byte(tc.line), 1)
 		if ok != tc.ok || (ok && got != tc.want) {
 			t.Errorf("%s reply %q = %d, %v; want %d, %v", tc.p.Name(), tc.line, got, ok, tc.want, tc.ok)
 		}

@@ -41,9 +41,6 @@ func (s *Session) Finish(out []byte) []byte {
 	return out
 }
 
-// Pending is how many bytes of an unfinished line the session holds.
-func (s *Session) Pending() int { return s.framer.Pending() }
-
 func (s *Session) answerLine(line []byte, tooLong bool) (more bool) {
 	if n, ok := ParseBytes(line); ok && !tooLong {
 		s.out = AppendResult(s.out, s.counter.addLocked(n))

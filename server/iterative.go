@@ -1,8 +1,12 @@
 package server
 
 import (
+	"errors"
+
 	"fetchadd/fetchadd"
 	"fetchadd/sock"
+
+	"golang.org/x/sys/unix"
 )
 
 // serveIterative is the lab's server: accept a connection, serve it until
@@ -12,17 +16,8 @@ import (
 // until accept takes it.
 func (s *Server) serveIterative() error {
 	for {
-		fd, peer, err := sock.Accept(s.lfd, false)
-		if s.stopping.Load() {
-			if err == nil {
-				sock.Close(fd)
-			}
-			return nil
-		}
-		if err != nil {
-			if acceptError(err) {
-				continue
-			}
+		fd, peer, err := s.acceptBlocking()
+		if fd < 0 {
 			return err
 		}
 		if !s.track(fd) {
@@ -32,6 +27,26 @@ func (s *Server) serveIterative() error {
 		err = serveConn(fd, &s.counter)
 		s.closeTracked(fd)
 		s.logConnEnd(fd, peer, err)
+	}
+}
+
+// acceptBlocking waits for the next connection, for the blocking modes.
+// It skips a client that left before accept took it (ECONNABORTED), and
+// returns fd -1 when the server stops (err nil) or accept fails.
+func (s *Server) acceptBlocking() (fd int, peer unix.Sockaddr, err error) {
+	for {
+		fd, peer, err = sock.Accept(s.lfd, false)
+		switch {
+		case s.stopping.Load():
+			if err == nil {
+				sock.Close(fd)
+			}
+			return -1, nil, nil
+		case err == nil:
+			return fd, peer, nil
+		case !errors.Is(err, unix.ECONNABORTED):
+			return -1, nil, err
+		}
 	}
 }
 

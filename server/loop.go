@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -230,8 +229,8 @@ func (l *loop) acceptAll() {
 			l.acceptPause = time.Now().Add(acceptPauseTime)
 			l.poller.Modify(s.lfd, false, false)
 			return
-		case acceptError(err):
-			continue
+		case errors.Is(err, unix.ECONNABORTED):
+			continue // the client left before accept took it
 		default:
 			s.logger.Printf("%v", err)
 			return
@@ -435,9 +434,4 @@ func (l *loop) stop() {
 		l.kill(c, nil)
 	}
 	l.closeDead()
-}
-
-// String names the loop for messages.
-func (l *loop) String() string {
-	return fmt.Sprintf("loop %d (%s)", l.id, l.poller.Name())
 }

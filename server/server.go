@@ -294,12 +294,6 @@ func (s *Server) full(fd int, peer unix.Sockaddr) bool {
 	return true
 }
 
-// acceptError says what to do after accept failed with err: go on (the
-// client gave up first: ECONNABORTED) or stop with the error.
-func acceptError(err error) (retry bool) {
-	return errors.Is(err, unix.ECONNABORTED) || errors.Is(err, unix.EINTR)
-}
-
 // logConnEnd logs how a connection ended. A reset or a peer that went away
 // while we wrote is an everyday event, not a server error.
 func (s *Server) logConnEnd(fd int, peer unix.Sockaddr, err error) {

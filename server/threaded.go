@@ -16,17 +16,8 @@ func (s *Server) serveThreaded() error {
 	var wg sync.WaitGroup
 	defer wg.Wait() // Stop has woken every connection; let them finish
 	for {
-		fd, peer, err := sock.Accept(s.lfd, false)
-		if s.stopping.Load() {
-			if err == nil {
-				sock.Close(fd)
-			}
-			return nil
-		}
-		if err != nil {
-			if acceptError(err) {
-				continue
-			}
+		fd, peer, err := s.acceptBlocking()
+		if fd < 0 {
 			return err
 		}
 		if s.full(fd, peer) {

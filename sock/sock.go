@@ -129,19 +129,7 @@ func awaitConnect(fd int) error {
 // nil error is the end of the stream: the peer closed or shut down writing.
 // On a non-blocking socket with nothing to read the error wraps EAGAIN.
 func Read(fd int, p []byte) (n int, err error) {
-	for {
-		n, err = unix.Read(fd, p)
-		if tracer != nil {
-			tracer.traceIO(tracer.tid(), "read", fd, p, n, err, "")
-		}
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return 0, wrap("read", err) // unix.Read says n == -1 then
-	}
-	return n, nil
+	return transfer("read", "", unix.Read, fd, p)
 }
 
 // Send sends what the socket buffer takes of p and returns how much that
@@ -149,35 +137,29 @@ func Read(fd int, p []byte) (n int, err error) {
 // EPIPE error. On a non-blocking socket with a full buffer the error wraps
 // EAGAIN.
 func Send(fd int, p []byte) (n int, err error) {
-	for {
-		n, err = send(fd, p)
-		if tracer != nil {
-			tracer.traceIO(tracer.tid(), sendCall, fd, p, n, err, sendArgs)
-		}
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return 0, wrap(sendCall, err)
-	}
-	return n, nil
+	return transfer(sendCall, sendArgs, send, fd, p)
 }
 
 // Write writes p to a descriptor that is not a socket, such as a pipe:
 // write(2). (Send is for sockets.)
 func Write(fd int, p []byte) (n int, err error) {
+	return transfer("write", "", unix.Write, fd, p)
+}
+
+// transfer makes the read or write call fn, again after EINTR, tracing
+// each try. x/sys returns n == -1 with an error: it becomes 0.
+func transfer(call, extraArgs string, fn func(int, []byte) (int, error), fd int, p []byte) (n int, err error) {
 	for {
-		n, err = unix.Write(fd, p)
+		n, err = fn(fd, p)
 		if tracer != nil {
-			tracer.traceIO(tracer.tid(), "write", fd, p, n, err, "")
+			tracer.traceIO(tracer.tid(), call, fd, p, n, err, extraArgs)
 		}
 		if err != unix.EINTR {
 			break
 		}
 	}
 	if err != nil {
-		return 0, wrap("write", err)
+		return 0, wrap(call, err)
 	}
 	return n, nil
 }

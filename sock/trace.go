@@ -204,6 +204,21 @@ func protoString(domain, proto int) string {
 	return strconv.Itoa(proto)
 }
 
+// tracePoll traces poll or ppoll as strace does: the pollfds given (in),
+// and after the result the ones that came back with events, or
+// "(Timeout)".
+func (t *traceWriter) tracePoll(tid int, in string, fds []unix.PollFd, timeout, n int, err error) {
+	args := pollArgs(in, len(fds), timeout)
+	switch {
+	case err != nil:
+		t.trace(tid, pollCall, n, err, args)
+	case n == 0:
+		t.traceResult(tid, pollCall, args, "0 (Timeout)")
+	default:
+		t.traceResult(tid, pollCall, args, fmt.Sprintf("%d (%s)", n, pollfdsString(fds, true)))
+	}
+}
+
 func pollfdsString(fds []unix.PollFd, revents bool) string {
 	var parts []string
 	for _, fd := range fds {

@@ -12,18 +12,9 @@ import (
 // pollCall is the system call x/sys makes for unix.Poll on BSD and macOS.
 const pollCall = "poll"
 
-// tracePoll traces poll: the pollfds given, the result, and the ones that
-// came back with events.
-func (t *traceWriter) tracePoll(tid int, in string, fds []unix.PollFd, timeout, n int, err error) {
-	args := fmt.Sprintf("%s, %d, %d", in, len(fds), timeout)
-	switch {
-	case err != nil:
-		t.trace(tid, pollCall, n, err, args)
-	case n == 0:
-		t.traceResult(tid, pollCall, args, "0 (Timeout)")
-	default:
-		t.traceResult(tid, pollCall, args, fmt.Sprintf("%d (%s)", n, pollfdsString(fds, true)))
-	}
+// pollArgs are poll's arguments: the pollfds, how many, the timeout.
+func pollArgs(in string, nfds, timeout int) string {
+	return fmt.Sprintf("%s, %d, %d", in, nfds, timeout)
 }
 
 var (

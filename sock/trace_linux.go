@@ -11,22 +11,14 @@ import (
 // pollCall is the system call x/sys makes for unix.Poll on Linux.
 const pollCall = "ppoll"
 
-// tracePoll traces ppoll as strace does: the pollfds given, and after the
-// result the ones that came back with events, or "(Timeout)".
-func (t *traceWriter) tracePoll(tid int, in string, fds []unix.PollFd, timeout, n int, err error) {
+// pollArgs are ppoll's arguments as strace writes them: the pollfds, how
+// many, the timeout (NULL: none), and no signal mask.
+func pollArgs(in string, nfds, timeout int) string {
 	ts := "NULL"
 	if timeout >= 0 {
 		ts = fmt.Sprintf("{tv_sec=%d, tv_nsec=%d}", timeout/1000, timeout%1000*1e6)
 	}
-	args := fmt.Sprintf("%s, %d, %s, NULL, 0", in, len(fds), ts)
-	switch {
-	case err != nil:
-		t.trace(tid, pollCall, n, err, args)
-	case n == 0:
-		t.traceResult(tid, pollCall, args, "0 (Timeout)")
-	default:
-		t.traceResult(tid, pollCall, args, fmt.Sprintf("%d (%s)", n, pollfdsString(fds, true)))
-	}
+	return fmt.Sprintf("%s, %d, %s, NULL, 0", in, nfds, ts)
 }
 
 // epollWaitCall is the system call x/sys makes for unix.EpollWait:
