@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -487,19 +488,19 @@ func readCounter(cfg BenchConfig) (int64, error) {
 		return 0, err
 	}
 	defer sock.Close(fd)
-	r := newLineReader(fd)
+	r := bufio.NewReader(Reader(fd))
 	if cfg.Proto.setup != "" {
 		if err := sock.SendAll(fd, []byte(cfg.Proto.setup)); err != nil {
 			return 0, err
 		}
-		if _, err := r.line(); err != nil {
+		if _, err := r.ReadBytes('\n'); err != nil {
 			return 0, err
 		}
 	}
 	if err := sock.SendAll(fd, cfg.Proto.Add(0)); err != nil {
 		return 0, err
 	}
-	line, err := r.line()
+	line, err := r.ReadBytes('\n')
 	if err != nil {
 		return 0, err
 	}
@@ -508,32 +509,6 @@ func readCounter(cfg BenchConfig) (int64, error) {
 		return 0, fmt.Errorf("%s: unexpected reply %q to %q", cfg.Addr, line, cfg.Proto.Add(0))
 	}
 	return v, nil
-}
-
-type lineReader struct {
-	fd  int
-	buf []byte
-}
-
-func newLineReader(fd int) *lineReader { return &lineReader{fd: fd} }
-
-func (r *lineReader) line() ([]byte, error) {
-	for {
-		if i := bytes.IndexByte(r.buf, '\n'); i >= 0 {
-			line := r.buf[:i+1]
-			r.buf = r.buf[i+1:]
-			return line, nil
-		}
-		var tmp [512]byte
-		n, err := sock.Read(r.fd, tmp[:])
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			return nil, ErrServerClosed
-		}
-		r.buf = append(r.buf, tmp[:n]...)
-	}
 }
 
 // Protocol is a line protocol with a counter that the bench tool can
