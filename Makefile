@@ -47,7 +47,7 @@ bench: build
 # The lab's server under strace, showing the socket story and hiding the
 # Go runtime's own calls (see NOTES.md).
 strace: build
-	strace -f -qq -yy -s 64 -e trace=%network,read,write,close,ppoll,epoll_wait,epoll_pwait,epoll_ctl -e signal=none $(BIN) serve -addr $(ADDR)
+	strace -f -qq -yy -s 64 -e trace=%network,read,close,pipe2,ppoll,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait -e signal=none $(BIN) serve -addr $(ADDR) $(SERVE_FLAGS)
 
 # fetchadd's modes beside redis and memcached (when installed), one run.
 compare:

@@ -218,7 +218,7 @@ func announce(logger *log.Logger, srv *server.Server) {
 	case server.Poll:
 		logger.Printf("poll server listening on %s: one thread, poll(2), at most %d connections", a, srv.MaxConns())
 	case server.Event:
-		logger.Printf("event server listening on %s: %d event loops on %s, at most %d connections", a, srv.Loops(), sock.EventPollerName, srv.MaxConns())
+		logger.Printf("event server listening on %s: event loops on %s: %d, at most %d connections", a, sock.EventPollerName, srv.Loops(), srv.MaxConns())
 	}
 	logger.Printf("try it: nc %s %d   or   fetchadd client %s", a.Addr(), a.Port(), a)
 	if a.Addr().IsLoopback() {
