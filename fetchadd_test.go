@@ -14,7 +14,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,8 +27,16 @@ import (
 
 // TestMain lets the test binary stand in for the fetchadd program: with
 // FETCHADD_MAIN=1 in its environment it runs main's code on its arguments.
+// FETCHADD_NOFILE=N first lowers its descriptor limit to N (Go raises the
+// soft limit to the hard one at start, so both are set).
 func TestMain(m *testing.M) {
 	if os.Getenv("FETCHADD_MAIN") == "1" {
+		if n, err := strconv.ParseUint(os.Getenv("FETCHADD_NOFILE"), 10, 64); err == nil {
+			if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+				fmt.Fprintln(os.Stderr, "setrlimit:", err)
+				os.Exit(3)
+			}
+		}
 		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())

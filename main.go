@@ -150,6 +150,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", "serve [-addr HOST:PORT] [-mode MODE] [-loops N] [-max-conns N]", `The fetch-and-add server. All connections share one counter; each line
 gets "  --> OLD" or "!!!!", with CRLF. Try it with: nc 127.0.0.1 50007
 
+Connections quiet for -idle are closed (with a line saying so).
+
 Modes:
   iterative  one connection at a time, blocking calls (the lab's server)
   threaded   a thread per connection, blocking calls
@@ -161,12 +163,13 @@ Modes:
 	mode := fs.String("mode", server.Iterative, "how to serve: `MODE` iterative, threaded, poll or event")
 	loops := fs.Int("loops", 0, "event mode: how many event loops (0: one per CPU)")
 	maxConns := fs.Int("max-conns", 0, fmt.Sprintf("connections served at once; more are refused (0: %d for threaded, %d otherwise)", server.DefaultThreadedConns, server.DefaultMaxConns))
+	idle := fs.Duration("idle", server.DefaultIdle, "close a connection quiet (nothing received or sent) this long; 0: never")
 	trace := traceFlags(fs, stderr)
 	if status, done := parseFlags(fs, args, 0, stderr); done {
 		return status
 	}
 	trace(true) // a Go server always has several threads: Stop runs on another
-	cfg := server.Config{Mode: *mode, Loops: *loops, MaxConns: *maxConns}
+	cfg := server.Config{Mode: *mode, Loops: *loops, MaxConns: *maxConns, Idle: *idle}
 	if err := server.CheckConfig(cfg); err != nil {
 		return usageError(stderr, "serve", err.Error())
 	}
@@ -184,19 +187,26 @@ Modes:
 	announce(cfg.Log, srv)
 
 	// SIGINT or SIGTERM: stop accepting, answer what has been received,
-	// close, exit 0; at most a second later, exit 0 anyway.
-	stop := make(chan os.Signal, 1)
+	// close, exit 0; at most a second later, exit 0 anyway. A second
+	// signal exits at once, with 128 + its number, as a shell reports a
+	// process killed by it.
+	stop := make(chan os.Signal, 2)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 	select {
 	case err = <-served:
 	case sig := <-stop:
-		cfg.Log.Printf("%v: stopping", sig)
+		cfg.Log.Printf("%v: stopping (again to quit at once)", sig)
 		srv.Stop()
 		select {
 		case err = <-served:
+			cfg.Log.Printf("stopped")
 		case <-oneSecond():
+			cfg.Log.Printf("not stopped after a second: exiting")
+		case sig := <-stop:
+			cfg.Log.Printf("%v again: exiting at once", sig)
+			return 128 + int(sig.(syscall.Signal))
 		}
 	}
 	if err != nil {

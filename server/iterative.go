@@ -24,15 +24,16 @@ func (s *Server) serveIterative() error {
 			return nil
 		}
 		s.logger.Printf("fd %d: connection from %s", fd, sock.String(peer))
-		err = serveConn(fd, &s.counter)
+		err = s.serveConn(fd)
 		s.closeTracked(fd)
 		s.logConnEnd(fd, peer, err)
 	}
 }
 
 // acceptBlocking waits for the next connection, for the blocking modes.
-// It skips a client that left before accept took it (ECONNABORTED), and
-// returns fd -1 when the server stops (err nil) or accept fails.
+// It skips a client that left before accept took it (ECONNABORTED),
+// pauses while the process is out of descriptors, and returns fd -1 when
+// the server stops (err nil) or accept fails.
 func (s *Server) acceptBlocking() (fd int, peer unix.Sockaddr, err error) {
 	for {
 		fd, peer, err = sock.Accept(s.lfd, false)
@@ -44,6 +45,11 @@ func (s *Server) acceptBlocking() (fd int, peer unix.Sockaddr, err error) {
 			return -1, nil, nil
 		case err == nil:
 			return fd, peer, nil
+		case outOfFds(err):
+			s.logger.Printf("%v; not accepting for %v", err, acceptPauseTime)
+			// poll(2) on nothing, not time.Sleep: a Go timer may need a
+			// descriptor for the runtime's poller, and there is none.
+			sock.Poll(nil, int(acceptPauseTime.Milliseconds()))
 		case !errors.Is(err, unix.ECONNABORTED):
 			return -1, nil, err
 		}
@@ -53,10 +59,32 @@ func (s *Server) acceptBlocking() (fd int, peer unix.Sockaddr, err error) {
 // serveConn answers the lines of one connection with blocking reads and
 // writes until the client closes (or half-closes) it: read what came, send
 // the replies to every complete line, repeat. A last line without LF is
-// answered at the end.
-func serveConn(fd int, c *fetchadd.Counter) error {
+// answered at the end. A client quiet for the idle time is closed: the
+// socket's SO_RCVTIMEO and SO_SNDTIMEO make read or send give up with
+// EAGAIN.
+func (s *Server) serveConn(fd int) error {
 	setNoDelay(fd)
-	sess := fetchadd.NewSession(c)
+	if s.cfg.Idle > 0 {
+		tv := unix.NsecToTimeval(s.cfg.Idle.Nanoseconds())
+		for _, opt := range []int{unix.SO_RCVTIMEO, unix.SO_SNDTIMEO} {
+			if err := sock.SetsockoptTimeval(fd, unix.SOL_SOCKET, opt, &tv); err != nil {
+				return err
+			}
+		}
+	}
+	err := s.answerConn(fd)
+	if errors.Is(err, unix.EAGAIN) { // the idle time passed
+		sock.Send(fd, s.idleLine())
+		return errIdle
+	}
+	return err
+}
+
+// errIdle says a connection was closed for being quiet too long.
+var errIdle = errors.New("idle too long")
+
+func (s *Server) answerConn(fd int) error {
+	sess := fetchadd.NewSession(&s.counter)
 	buf := make([]byte, readSize)
 	var out []byte
 	for {

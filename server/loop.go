@@ -43,6 +43,8 @@ type loop struct {
 
 	next        int       // loop 0: the loop that gets the next connection
 	acceptPause time.Time // loop 0: out of descriptors; accept again then
+	now         time.Time // when the last Wait returned
+	nextSweep   time.Time // when to look for idle connections next
 }
 
 type accepted struct {
@@ -57,19 +59,15 @@ type conn struct {
 	fd      int
 	peer    unix.Sockaddr
 	sess    fetchadd.Session
-	out     []byte // replies not yet sent
-	in      []byte // bytes received but not answered while out was full
-	reading bool   // the poller watches for reading
-	writing bool   // the poller watches for writing
-	eof     bool   // the client has closed its side (or the server stops)
-	dead    bool   // to be closed at the end of the batch; ignore its events
+	out     []byte    // replies not yet sent
+	in      []byte    // bytes received but not answered while out was full
+	reading bool      // the poller watches for reading
+	writing bool      // the poller watches for writing
+	eof     bool      // the client has closed its side (or the server stops)
+	dead    bool      // to be closed at the end of the batch; ignore its events
+	active  time.Time // when it last received or sent bytes
+	err     error     // why it was killed; nil: it ended normally
 }
-
-// acceptPauseTime is how long loop 0 stops accepting when the process
-// is out of descriptors (EMFILE, ENFILE). Accepting at once again would
-// fail at once again: a busy loop. The pending clients wait in the
-// backlog meanwhile.
-const acceptPauseTime = 100 * time.Millisecond
 
 // serveLoops runs the poll or event mode: loop 0 in this goroutine, the
 // others in their own.
@@ -168,6 +166,7 @@ func (l *loop) run() error {
 			l.stop()
 			return err
 		}
+		l.now = time.Now()
 		for _, ev := range events {
 			switch {
 			case ev.Fd == l.wakeR:
@@ -178,8 +177,11 @@ func (l *loop) run() error {
 				l.handle(ev)
 			}
 		}
+		if l.srv.cfg.Idle > 0 && !l.now.Before(l.nextSweep) {
+			l.closeIdle()
+		}
 		l.closeDead()
-		if l.id == 0 && !l.acceptPause.IsZero() && !time.Now().Before(l.acceptPause) {
+		if l.id == 0 && !l.acceptPause.IsZero() && !l.now.Before(l.acceptPause) {
 			l.acceptPause = time.Time{}
 			l.poller.Modify(l.srv.lfd, true, false)
 		}
@@ -190,12 +192,38 @@ func (l *loop) run() error {
 	}
 }
 
-// timeout is how long the next Wait may take, in milliseconds.
+// timeout is how long the next Wait may take, in milliseconds: until
+// accepting resumes, or the next look for idle connections.
 func (l *loop) timeout() int {
-	if l.acceptPause.IsZero() {
+	var until time.Time
+	if !l.acceptPause.IsZero() {
+		until = l.acceptPause
+	}
+	if l.srv.cfg.Idle > 0 && len(l.conns) > 0 && (until.IsZero() || l.nextSweep.Before(until)) {
+		until = l.nextSweep
+	}
+	if until.IsZero() {
 		return -1
 	}
-	return max(0, int(time.Until(l.acceptPause).Milliseconds())+1)
+	return max(0, int(time.Until(until).Milliseconds())+1)
+}
+
+// closeIdle closes the connections quiet for the idle time or more. It
+// runs every quarter of the idle time, so a connection is closed between
+// one and one and a quarter idle times after its last bytes; a scan of
+// all connections that often costs little, and needs no timer per
+// connection.
+func (l *loop) closeIdle() {
+	idle := l.srv.cfg.Idle
+	l.nextSweep = l.now.Add(max(idle/4, time.Millisecond))
+	for _, c := range l.conns {
+		if !c.dead && l.now.Sub(c.active) >= idle {
+			if len(c.out) == 0 {
+				sock.Send(c.fd, l.srv.idleLine())
+			}
+			l.kill(c, errIdle)
+		}
+	}
 }
 
 // drainWake empties the wake pipe and takes the connections handed over.
@@ -224,8 +252,8 @@ func (l *loop) acceptAll() {
 		case err == nil:
 		case errors.Is(err, unix.EAGAIN):
 			return
-		case errors.Is(err, unix.EMFILE), errors.Is(err, unix.ENFILE):
-			s.logger.Printf("accept: %v; not accepting for %v", err, acceptPauseTime)
+		case outOfFds(err):
+			s.logger.Printf("%v; not accepting for %v", err, acceptPauseTime)
 			l.acceptPause = time.Now().Add(acceptPauseTime)
 			l.poller.Modify(s.lfd, false, false)
 			return
@@ -255,7 +283,10 @@ func (l *loop) acceptAll() {
 // register starts serving a connection in this loop.
 func (l *loop) register(a accepted) {
 	setNoDelay(a.fd)
-	c := &conn{fd: a.fd, peer: a.peer, reading: true}
+	c := &conn{fd: a.fd, peer: a.peer, reading: true, active: time.Now()}
+	if l.nextSweep.IsZero() {
+		l.nextSweep = c.active.Add(max(l.srv.cfg.Idle/4, time.Millisecond))
+	}
 	c.sess = *fetchadd.NewSession(&l.srv.counter)
 	if err := l.poller.Add(a.fd, true, false); err != nil {
 		sock.Close(a.fd)
@@ -294,6 +325,7 @@ func (l *loop) receive(c *conn) bool {
 	case n == 0:
 		c.eof = true
 	default:
+		c.active = l.now
 		l.answer(c, l.buf[:n])
 		return true
 	}
@@ -340,6 +372,9 @@ func (l *loop) send(c *conn, out []byte) {
 	if err != nil && !errors.Is(err, unix.EAGAIN) {
 		l.kill(c, err)
 		return
+	}
+	if n > 0 {
+		c.active = l.now
 	}
 	rest := out[n:]
 	switch {
@@ -396,9 +431,8 @@ func (l *loop) kill(c *conn, err error) {
 	if c.dead {
 		return
 	}
-	c.dead = true
+	c.dead, c.err = true, err
 	l.closing = append(l.closing, c)
-	l.srv.logConnEnd(c.fd, c.peer, err)
 }
 
 func (l *loop) closeDead() {
@@ -407,6 +441,7 @@ func (l *loop) closeDead() {
 		sock.Close(c.fd)
 		delete(l.conns, c.fd)
 		l.srv.active.Add(-1)
+		l.srv.logConnEnd(c.fd, c.peer, c.err)
 	}
 	clear(l.closing)
 	l.closing = l.closing[:0]

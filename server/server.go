@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"fetchadd/fetchadd"
 	"fetchadd/sock"
@@ -82,8 +83,22 @@ type Config struct {
 	Mode     string         // one of Modes; Iterative if empty
 	Loops    int            // event mode: how many event loops; 0: one per CPU
 	MaxConns int            // connections served at once; 0: the mode's default
+	Idle     time.Duration  // close a connection quiet this long; 0: never
 	Log      *log.Logger    // where connections are logged; nil: nowhere
 }
+
+// DefaultIdle is how long a connection may stay quiet (nothing received,
+// nothing sent) before the server closes it. Five minutes lets a student
+// think between two numbers typed into nc, and still frees, within
+// minutes, what a forgotten client holds: in the iterative mode, the
+// whole server.
+const DefaultIdle = 5 * time.Minute
+
+// acceptPauseTime is how long a server stops accepting when the process
+// is out of descriptors (EMFILE, ENFILE). Accepting at once again would
+// fail at once again: a busy loop. The clients wait in the backlog
+// meanwhile, and the connections being served go on.
+const acceptPauseTime = 100 * time.Millisecond
 
 // ResolveAddr reads a listening address, "HOST:PORT" or "HOST" (port
 // DefaultPort). HOST may be a name, which resolves to its first IPv4
@@ -131,6 +146,9 @@ func CheckConfig(cfg Config) error {
 	}
 	if cfg.Loops < 0 || cfg.Loops > 1024 {
 		return fmt.Errorf("%d loops: want 1 to 1024 (0: one per CPU)", cfg.Loops)
+	}
+	if cfg.Idle < 0 {
+		return fmt.Errorf("-idle %v: want a duration of 0 (never) or more", cfg.Idle)
 	}
 	if cfg.MaxConns < 0 {
 		return fmt.Errorf("-max-conns %d: want a positive number", cfg.MaxConns)
@@ -279,6 +297,17 @@ func (s *Server) closeTracked(fd int) {
 	sock.Close(fd)
 	delete(s.conns, fd)
 	s.active.Add(-1)
+}
+
+// idleLine is what a connection gets before the server closes it for
+// being quiet too long.
+func (s *Server) idleLine() []byte {
+	return []byte(fmt.Sprintf("%s idle for %v: closing%s", fetchadd.Invalid, s.cfg.Idle, fetchadd.CRLF))
+}
+
+// outOfFds says whether accept failed for want of descriptors.
+func outOfFds(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
 }
 
 // full says whether a new connection is over the limit, and then refuses

@@ -30,7 +30,7 @@ func (s *Server) serveThreaded() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := serveConn(fd, &s.counter)
+			err := s.serveConn(fd)
 			s.closeTracked(fd)
 			s.logConnEnd(fd, peer, err)
 		}()

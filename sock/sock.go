@@ -57,6 +57,18 @@ func SetsockoptInt(fd, level, opt, value int) error {
 	return wrap("setsockopt", err)
 }
 
+// SetsockoptTimeval sets a time socket option, such as SO_RCVTIMEO:
+// setsockopt(2) with a struct timeval.
+func SetsockoptTimeval(fd, level, opt int, tv *unix.Timeval) error {
+	err := retry(func() error { return unix.SetsockoptTimeval(fd, level, opt, tv) })
+	if tracer != nil {
+		// strace shows the struct's bytes, as for an option it cannot decode.
+		raw := unsafe.Slice((*byte)(unsafe.Pointer(tv)), unsafe.Sizeof(*tv))
+		tracer.trace(tracer.tid(), "setsockopt", 0, err, fmt.Sprintf("%d, %s, %s, %s, %d", fd, name(level, levelNames), name(opt, optNames[level]), tracer.quote(raw), len(raw)))
+	}
+	return wrap("setsockopt", err)
+}
+
 // GetsockoptInt reads an integer socket option: getsockopt(2).
 func GetsockoptInt(fd, level, opt int) (int, error) {
 	var v int

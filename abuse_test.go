@@ -1,0 +1,415 @@
+//go:build linux
+
+package main
+
+// The server under abuse, as a child process whose descriptors, memory
+// and CPU time are read from /proc (so these tests are Linux's): bad
+// input, clients that vanish, slow and idle clients, descriptor
+// exhaustion, signals, and a soak of all of them at once. Loopback only;
+// every loop is bounded in count and time.
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"fetchadd/server"
+)
+
+// child is a fetchadd server running as a child process.
+type child struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	addr string
+	pid  int
+
+	mu   sync.Mutex
+	log  []string
+	more chan struct{} // a line was logged (buffered, 1)
+	done chan struct{} // the process exited
+	err  error
+}
+
+// startChild runs "fetchadd serve -addr 127.0.0.1:0 ARGS..." with extra
+// environment variables env, and waits until it listens.
+func startChild(t *testing.T, env []string, args ...string) *child {
+	t.Helper()
+	cmd := command(append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(cmd.Env, env...)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{t: t, cmd: cmd, pid: cmd.Process.Pid, more: make(chan struct{}, 1), done: make(chan struct{})}
+	go func() {
+		r := bufio.NewReader(stderr)
+		for {
+			line, err := r.ReadString('\n')
+			if line != "" {
+				c.mu.Lock()
+				c.log = append(c.log, line)
+				c.mu.Unlock()
+				select {
+				case c.more <- struct{}{}:
+				default:
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		c.err = cmd.Wait()
+		close(c.done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-c.done
+	})
+	c.addr = c.waitLog(listening, 1)[0][1]
+	return c
+}
+
+// waitLog waits until n log lines match re, and returns their matches.
+func (c *child) waitLog(re *regexp.Regexp, n int) [][]string {
+	c.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		var found [][]string
+		c.mu.Lock()
+		for _, l := range c.log {
+			if m := re.FindStringSubmatch(strings.TrimRight(l, "\n")); m != nil {
+				found = append(found, m)
+			}
+		}
+		logged := strings.Join(c.log, "")
+		c.mu.Unlock()
+		if len(found) >= n {
+			return found
+		}
+		select {
+		case <-c.more:
+		case <-c.done:
+			c.t.Fatalf("the server exited (%v) before %d lines matched %v; its log:\n%s", c.err, n, re, logged)
+		case <-deadline:
+			c.t.Fatalf("%d of %d lines matched %v; the log:\n%s", len(found), n, re, logged)
+		}
+	}
+}
+
+// closedConns matches the server's log line for each connection that
+// ended, however it ended ("fd 7: 127.0.0.1:4000 closed", "... went
+// away (...)", "...: idle too long").
+var closedConns = regexp.MustCompile(`fd \d+: [\d\[][^ ]* `)
+
+// fds counts the child's open descriptors.
+func (c *child) fds() int {
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", c.pid))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return len(entries)
+}
+
+// status reads a field (in kB) of /proc/PID/status: VmRSS, VmHWM.
+func (c *child) status(field string) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.pid))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	m := regexp.MustCompile(field + `:\s+(\d+) kB`).FindSubmatch(b)
+	if m == nil {
+		c.t.Fatalf("no %s in /proc/%d/status", field, c.pid)
+	}
+	kb, _ := strconv.Atoi(string(m[1]))
+	return kb
+}
+
+// cpu is the child's user+system CPU time.
+func (c *child) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.pid))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:])) // after "pid (comm) "
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// wait waits for the child to exit and returns its status.
+func (c *child) wait() int {
+	c.t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(timeout):
+		c.t.Fatal("the server did not exit")
+	}
+	if exit, ok := c.err.(*exec.ExitError); ok {
+		return exit.ExitCode()
+	}
+	return 0
+}
+
+func (c *child) dial() *net.TCPConn {
+	c.t.Helper()
+	conn, err := net.DialTimeout("tcp", c.addr, timeout)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(timeout))
+	c.t.Cleanup(func() { conn.Close() })
+	return conn.(*net.TCPConn)
+}
+
+// roundTrip sends lines and checks the replies to them.
+func roundTrip(t *testing.T, conn net.Conn, r *bufio.Reader, send string, want ...string) {
+	t.Helper()
+	if _, err := conn.Write([]byte(send)); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		got, err := r.ReadString('\n')
+		if err != nil || got != w+"\r\n" {
+			t.Fatalf("sent %.30q: got %q, %v; want %q", send, got, err, w)
+		}
+	}
+}
+
+func forEachMode(t *testing.T, modes []string, f func(t *testing.T, mode string)) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) { f(t, mode) })
+	}
+}
+
+// TestBadInput: garbage, NUL bytes, CR without LF, empty lines, a 1 MiB
+// line and 100 MiB with no LF at all get "!!!!", one per line, and the
+// server's memory does not grow with them.
+func TestBadInput(t *testing.T) {
+	forEachMode(t, server.Modes, func(t *testing.T, mode string) {
+		srv := startChild(t, nil, "-mode", mode, "-loops", "1")
+		conn := srv.dial()
+		r := bufio.NewReader(conn)
+		roundTrip(t, conn, r, "\x00\xff\x01\xfe\n\r\r\r\n\n\n1\r2\n\x001\n",
+			"!!!!", "!!!!", "!!!!", "!!!!", "!!!!", "!!!!")
+		before := srv.status("VmHWM")
+		roundTrip(t, conn, r, strings.Repeat("9", 1<<20)+"\n", "!!!!")
+		chunk := bytes.Repeat([]byte("1234567"), 1<<17) // 896 KiB
+		for sent := 0; sent < 100<<20; sent += len(chunk) {
+			if _, err := conn.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		roundTrip(t, conn, r, "\n5\n", "!!!!", "  --> 0")
+		if grew := srv.status("VmHWM") - before; grew > 24<<10 {
+			t.Fatalf("the server's peak memory grew by %d kB while it read 101 MiB of long lines", grew)
+		}
+	})
+}
+
+// TestVanishingClients: clients that reset mid-line, close before reading
+// their replies, or half-close do no harm: the server answers the others,
+// and gives back every descriptor.
+func TestVanishingClients(t *testing.T) {
+	forEachMode(t, server.Modes, func(t *testing.T, mode string) {
+		srv := startChild(t, nil, "-mode", mode, "-loops", "1")
+		good := srv.dial()
+		goodR := bufio.NewReader(good)
+		roundTrip(t, good, goodR, "1\n", "  --> 0")
+		good.Close() // the iterative server must get to the others
+		srv.waitLog(closedConns, 1)
+		fds := srv.fds()
+
+		reset := srv.dial() // a reset in the middle of a line
+		reset.Write([]byte("12"))
+		reset.SetLinger(0)
+		reset.Close()
+
+		// Pipelines 100,000 lines and closes without reading: the
+		// server's replies (over a megabyte) meet a closed socket, and
+		// its sends fail with EPIPE or ECONNRESET, not SIGPIPE.
+		early := srv.dial()
+		go func() {
+			early.Write([]byte(strings.Repeat("1\n", 100000)))
+			early.Close()
+		}()
+
+		half := srv.dial() // half-closes, never reads
+		half.Write([]byte("1\n2"))
+		half.CloseWrite()
+
+		srv.waitLog(closedConns, 4) // the good one and the three
+		if now := srv.fds(); now != fds {
+			t.Fatalf("the server has %d descriptors open, %d before the clients came and went", now, fds)
+		}
+		after := srv.dial()
+		after.Write([]byte("0\n"))
+		if line, err := bufio.NewReader(after).ReadString('\n'); !strings.HasPrefix(line, "  --> ") {
+			t.Fatalf("after them, a client got %q, %v", line, err)
+		}
+	})
+}
+
+var concurrentModes = []string{server.Threaded, server.Poll, server.Event}
+
+// TestSlowAndIdleClients: 1,000 idle connections and a client that sends
+// one byte at a time do not hold up the others.
+func TestSlowAndIdleClients(t *testing.T) {
+	forEachMode(t, concurrentModes, func(t *testing.T, mode string) {
+		srv := startChild(t, nil, "-mode", mode)
+		for i := 0; i < 1000; i++ {
+			srv.dial()
+		}
+		slow := srv.dial()
+		slowR := bufio.NewReader(slow)
+		fast := srv.dial()
+		fastR := bufio.NewReader(fast)
+		want := int64(0)
+		for _, b := range []byte("100\n") { // a byte, then 50 requests of another client
+			slow.Write([]byte{b})
+			if b == '\n' {
+				roundTrip(t, slow, slowR, "", fmt.Sprintf("  --> %d", want))
+				want += 100
+			}
+			for j := 0; j < 50; j++ {
+				roundTrip(t, fast, fastR, "1\n", fmt.Sprintf("  --> %d", want))
+				want++
+			}
+		}
+	})
+}
+
+// TestIdle: a connection quiet for -idle gets a line saying so and is
+// closed; one that keeps talking is not. (This test takes its time: the
+// idle time is what it checks.)
+func TestIdle(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	forEachMode(t, server.Modes, func(t *testing.T, mode string) {
+		srv := startChild(t, nil, "-mode", mode, "-idle", idle.String())
+		var quiet, busy *net.TCPConn
+		var busyR *bufio.Reader
+		if mode == server.Iterative {
+			quiet = srv.dial() // the iterative server has only one at a time
+		} else {
+			quiet, busy = srv.dial(), srv.dial()
+			busyR = bufio.NewReader(busy)
+		}
+		start := time.Now()
+		if busy != nil {
+			for i := 0; time.Since(start) < 2*idle; i++ {
+				roundTrip(t, busy, busyR, "1\n", fmt.Sprintf("  --> %d", i))
+				time.Sleep(idle / 6) // pacing: keeps it talking, well inside the idle time
+			}
+		}
+		got, err := io.ReadAll(quiet)
+		if err != nil || string(got) != "!!!! idle for 300ms: closing\r\n" {
+			t.Fatalf("the quiet client got %q, %v", got, err)
+		}
+		if waited := time.Since(start); waited < idle {
+			t.Fatalf("closed after %v, before the idle time", waited)
+		}
+		if busy != nil {
+			roundTrip(t, busy, busyR, "0\n", "  --> 12")
+		}
+	})
+}
+
+// TestOutOfDescriptors: with more clients than descriptors, the server
+// neither dies nor spins; it serves the connections it has, and accepts
+// the rest as descriptors free up.
+func TestOutOfDescriptors(t *testing.T) {
+	forEachMode(t, concurrentModes, func(t *testing.T, mode string) {
+		srv := startChild(t, []string{"FETCHADD_NOFILE=24"}, "-mode", mode, "-loops", "1")
+		const clients = 40
+		type reply struct {
+			conn *net.TCPConn
+			v    int64
+		}
+		replies := make(chan reply, clients)
+		for i := 0; i < clients; i++ {
+			c := srv.dial() // the kernel's backlog takes those not accepted
+			c.Write([]byte("1\n"))
+			go func() {
+				r := reply{c, -1}
+				fmt.Fscanf(c, "  --> %d\r\n", &r.v)
+				replies <- r
+			}()
+		}
+		// The clients stay connected: the server runs out of descriptors.
+		// Each time accept fails it pauses and logs so; over three pauses
+		// it must not spin a CPU, as a server that retried at once would.
+		pausing := regexp.MustCompile(`too many open files; not accepting`)
+		first := srv.waitLog(pausing, 1)
+		cpu, start := srv.cpu(), time.Now()
+		srv.waitLog(pausing, len(first)+3)
+		if used, elapsed := srv.cpu()-cpu, time.Since(start); used > elapsed/2 {
+			t.Fatalf("the server used %v of CPU in %v while out of descriptors", used, elapsed)
+		}
+		// Now let clients go, one as each is answered: the rest get in.
+		seen := map[int64]bool{}
+		for i := 0; i < clients; i++ {
+			select {
+			case r := <-replies:
+				if r.v < 0 || r.v >= clients || seen[r.v] {
+					t.Fatalf("reply %d: bad or repeated value %d", i, r.v)
+				}
+				seen[r.v] = true
+				r.conn.Close()
+			case <-time.After(timeout):
+				t.Fatalf("%d of %d clients answered", i, clients)
+			}
+		}
+	})
+}
+
+// TestSignals: SIGTERM or SIGINT stops the server in every mode: it
+// answers what it has received, closes, and exits 0, without needing the
+// one-second bound. A second signal exits at once, status 128+signal.
+func TestSignals(t *testing.T) {
+	forEachMode(t, server.Modes, func(t *testing.T, mode string) {
+		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+			srv := startChild(t, nil, "-mode", mode)
+			conn := srv.dial()
+			r := bufio.NewReader(conn)
+			roundTrip(t, conn, r, "1\n2\n", "  --> 0", "  --> 1")
+			srv.cmd.Process.Signal(sig)
+			if status := srv.wait(); status != 0 {
+				t.Fatalf("%v: status %d, want 0", sig, status)
+			}
+			srv.waitLog(regexp.MustCompile(`\bstopped$`), 1)
+			if rest, err := io.ReadAll(r); len(rest) != 0 || err != nil {
+				t.Fatalf("after %v the client got %q, %v; want the end of the stream", sig, rest, err)
+			}
+		}
+	})
+	t.Run("twice", func(t *testing.T) {
+		// A client that sends and never reads holds a threaded server's
+		// connection in send, so the first SIGTERM cannot finish.
+		srv := startChild(t, nil, "-mode", server.Threaded)
+		conn := srv.dial()
+		chunk := bytes.Repeat([]byte("1\n"), 1<<16)
+		for { // until the buffers are full and the server is stuck in send
+			conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			if _, err := conn.Write(chunk); err != nil {
+				break
+			}
+		}
+		srv.cmd.Process.Signal(syscall.SIGTERM)
+		srv.waitLog(regexp.MustCompile(`stopping`), 1)
+		srv.cmd.Process.Signal(syscall.SIGTERM)
+		if status := srv.wait(); status != 128+int(syscall.SIGTERM) {
+			t.Fatalf("status %d after two SIGTERMs, want %d", status, 128+int(syscall.SIGTERM))
+		}
+		srv.waitLog(regexp.MustCompile(`again: exiting at once`), 1)
+	})
+}
