@@ -112,13 +112,22 @@ func (c *child) waitLog(re *regexp.Regexp, n int) [][]string {
 // away (...)", "...: idle too long").
 var closedConns = regexp.MustCompile(`fd \d+: [\d\[][^ ]* `)
 
-// fds counts the child's open descriptors.
+// fds counts the child's open sockets: the descriptors a leak would
+// keep. (The Go runtime opens an epoll descriptor and an eventfd of its
+// own when it first needs them, so all descriptors would not do.)
 func (c *child) fds() int {
-	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", c.pid))
+	dir := fmt.Sprintf("/proc/%d/fd", c.pid)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return len(entries)
+	n := 0
+	for _, e := range entries {
+		if link, err := os.Readlink(dir + "/" + e.Name()); err == nil && strings.HasPrefix(link, "socket:") {
+			n++
+		}
+	}
+	return n
 }
 
 // status reads a field (in kB) of /proc/PID/status: VmRSS, VmHWM.
@@ -411,5 +420,153 @@ func TestSignals(t *testing.T) {
 			t.Fatalf("status %d after two SIGTERMs, want %d", status, 128+int(syscall.SIGTERM))
 		}
 		srv.waitLog(regexp.MustCompile(`again: exiting at once`), 1)
+	})
+}
+
+// TestSoak drives every mode with a mix of good clients, garbage, resets
+// and a slow client at once, for a bounded time. Then the good clients'
+// replies must be different values, exactly 0..N-1 with the counter at
+// N, and the server's descriptors and memory must come back down.
+func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the soak test takes a few seconds")
+	}
+	const soak = time.Second
+	forEachMode(t, server.Modes, func(t *testing.T, mode string) {
+		srv := startChild(t, nil, "-mode", mode, "-loops", "2")
+		fds := srv.fds()
+		var base int64 // the counter before a round
+		var closed int // connections the server has closed so far
+		rss := make([]int, 2)
+		for round := range rss {
+			deadline := time.Now().Add(soak)
+			var (
+				mu     sync.Mutex
+				values []int64 // what the good and slow clients got
+				opened int     // connections made
+				wg     sync.WaitGroup
+				errs   = make(chan error, 16)
+			)
+			connect := func() (*net.TCPConn, *bufio.Reader, error) {
+				c, err := net.DialTimeout("tcp", srv.addr, timeout)
+				if err != nil {
+					return nil, nil, err
+				}
+				c.SetDeadline(time.Now().Add(timeout))
+				mu.Lock()
+				opened++
+				mu.Unlock()
+				return c.(*net.TCPConn), bufio.NewReader(c), nil
+			}
+			// client runs f over and over, each time on a new connection (so
+			// that the iterative server serves everyone), until the deadline or
+			// 300 connections: ephemeral ports in TIME_WAIT are finite.
+			client := func(f func(c *net.TCPConn, r *bufio.Reader, i int) error) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 300 && time.Now().Before(deadline); i++ {
+						c, r, err := connect()
+						if err == nil {
+							err = f(c, r, i)
+							c.Close()
+						}
+						if err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			readValues := func(r *bufio.Reader, n int) error {
+				for j := 0; j < n; j++ {
+					var v int64
+					if _, err := fmt.Fscanf(r, "  --> %d\r\n", &v); err != nil {
+						return fmt.Errorf("good client: %w", err)
+					}
+					mu.Lock()
+					values = append(values, v)
+					mu.Unlock()
+				}
+				return nil
+			}
+			for g := 0; g < 4; g++ { // good clients: 1000 adds a connection, 50 at a time
+				client(func(c *net.TCPConn, r *bufio.Reader, _ int) error {
+					for k := 0; k < 20; k++ {
+						c.Write([]byte(strings.Repeat("1\n", 50)))
+						if err := readValues(r, 50); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+			client(func(c *net.TCPConn, r *bufio.Reader, i int) error { // garbage, never a number
+				var b bytes.Buffer
+				for j := 0; j < 20; j++ {
+					b.WriteString("x")
+					for k := 0; k < (i*7+j*13)%300; k++ {
+						if ch := byte(i*31 + j*17 + k*7); ch != '\n' {
+							b.WriteByte(ch)
+						}
+					}
+					b.WriteString("\n")
+				}
+				if i%5 == 0 {
+					b.WriteString(strings.Repeat("7", 20000) + "\n") // too long
+				}
+				c.Write(b.Bytes())
+				c.CloseWrite()
+				_, err := io.ReadAll(r)
+				return err
+			})
+			client(func(c *net.TCPConn, r *bufio.Reader, _ int) error { // resets mid-line
+				c.Write([]byte("123"))
+				c.SetLinger(0)
+				return nil
+			})
+			client(func(c *net.TCPConn, r *bufio.Reader, _ int) error { // one byte at a time
+				for _, b := range []byte(" 1\r\n") {
+					if _, err := c.Write([]byte{b}); err != nil {
+						return err
+					}
+				}
+				return readValues(r, 1)
+			})
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+
+			// The invariant: N adds of 1 handed out base..base+N-1, each once.
+			n := int64(len(values))
+			seen := make([]bool, n)
+			for _, v := range values {
+				if v < base || v >= base+n || seen[v-base] {
+					t.Fatalf("value %d out of %d..%d or repeated", v, base, base+n-1)
+				}
+				seen[v-base] = true
+			}
+			base += n
+			closed += opened + 1 // and the check below
+			last, err := net.DialTimeout("tcp", srv.addr, timeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			roundTrip(t, last, bufio.NewReader(last), "0\n", fmt.Sprintf("  --> %d", base))
+			last.Close()
+			srv.waitLog(closedConns, closed)
+			if now := srv.fds(); now != fds {
+				t.Fatalf("round %d: %d sockets open after the soak, %d before", round+1, now, fds)
+			}
+			rss[round] = srv.status("VmRSS")
+			t.Logf("%s, round %d: %d adds by %d connections; RSS %d kB (peak %d kB)", mode, round+1, n, opened, rss[round], srv.status("VmHWM"))
+		}
+		// The first round grows the heap and the thread pool to what the
+		// load needs; a second round of the same must not grow them more.
+		if grew := rss[1] - rss[0]; grew > 8<<10 {
+			t.Fatalf("RSS grew by %d kB in the second round (%d kB after the first)", grew, rss[0])
+		}
 	})
 }
