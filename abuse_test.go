@@ -11,6 +11,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -46,6 +47,7 @@ type child struct {
 func startChild(t *testing.T, env []string, args ...string) *child {
 	t.Helper()
 	cmd := command(append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(cmd.Env, "FETCHADD_COUNT_SIGPIPE=1")
 	cmd.Env = append(cmd.Env, env...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -128,6 +130,37 @@ func (c *child) fds() int {
 		}
 	}
 	return n
+}
+
+// waitRead waits until the server has read everything its clients sent:
+// until the receive queues of its connections, in /proc/net/tcp, are
+// empty. Nothing the server does says so; the kernel's tables do.
+func (c *child) waitRead() {
+	c.t.Helper()
+	_, port, _ := net.SplitHostPort(c.addr)
+	p, _ := strconv.Atoi(port)
+	local := fmt.Sprintf(":%04X ", p)
+	for start := time.Now(); ; {
+		b, err := os.ReadFile("/proc/net/tcp")
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		queued := 0
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 4 && strings.HasSuffix(f[1]+" ", local) { // local_address, then tx_queue:rx_queue
+				rx, _ := strconv.ParseInt(f[4][strings.IndexByte(f[4], ':')+1:], 16, 64)
+				queued += int(rx)
+			}
+		}
+		if queued == 0 {
+			return
+		}
+		if time.Since(start) > timeout {
+			c.t.Fatalf("the server has %d bytes unread after %v", queued, timeout)
+		}
+		time.Sleep(time.Millisecond) // polling the kernel's table: there is no event to wait on
+	}
 }
 
 // status reads a field (in kB) of /proc/PID/status: VmRSS, VmHWM.
@@ -244,14 +277,17 @@ func TestVanishingClients(t *testing.T) {
 		reset.SetLinger(0)
 		reset.Close()
 
-		// Pipelines 100,000 lines and closes without reading: the
-		// server's replies (over a megabyte) meet a closed socket, and
-		// its sends fail with EPIPE or ECONNRESET, not SIGPIPE.
+		// Pipelines 30,000 lines (60 KB: the server's receive buffer takes
+		// them all, and the end of the stream after them), and closes
+		// without reading the replies (300 KB, more than its receive
+		// buffer takes): its kernel resets the connection, which is in
+		// CLOSE_WAIT on the server's side, so the server's next send fails
+		// with EPIPE. That must not raise SIGPIPE (MSG_NOSIGNAL;
+		// SO_NOSIGPIPE on macOS).
 		early := srv.dial()
-		go func() {
-			early.Write([]byte(strings.Repeat("1\n", 100000)))
-			early.Close()
-		}()
+		early.Write([]byte(strings.Repeat("1\n", 30000)))
+		early.CloseWrite()
+		early.Close()
 
 		half := srv.dial() // half-closes, never reads
 		half.Write([]byte("1\n2"))
@@ -266,6 +302,10 @@ func TestVanishingClients(t *testing.T) {
 		if line, err := bufio.NewReader(after).ReadString('\n'); !strings.HasPrefix(line, "  --> ") {
 			t.Fatalf("after them, a client got %q, %v", line, err)
 		}
+		after.Close()
+		srv.cmd.Process.Signal(syscall.SIGTERM)
+		srv.wait()
+		srv.waitLog(regexp.MustCompile(`^test harness: 0 SIGPIPE$`), 1)
 	})
 }
 
@@ -314,9 +354,10 @@ func TestIdle(t *testing.T) {
 			busyR = bufio.NewReader(busy)
 		}
 		start := time.Now()
+		sent := 0 // lines of 1 the busy client sent
 		if busy != nil {
-			for i := 0; time.Since(start) < 2*idle; i++ {
-				roundTrip(t, busy, busyR, "1\n", fmt.Sprintf("  --> %d", i))
+			for ; time.Since(start) < 2*idle; sent++ {
+				roundTrip(t, busy, busyR, "1\n", fmt.Sprintf("  --> %d", sent))
 				time.Sleep(idle / 6) // pacing: keeps it talking, well inside the idle time
 			}
 		}
@@ -328,7 +369,124 @@ func TestIdle(t *testing.T) {
 			t.Fatalf("closed after %v, before the idle time", waited)
 		}
 		if busy != nil {
-			roundTrip(t, busy, busyR, "0\n", "  --> 12")
+			roundTrip(t, busy, busyR, "0\n", fmt.Sprintf("  --> %d", sent))
+		}
+	})
+}
+
+// TestIdleUnreadReplies: a client that sends lines and never reads the
+// replies stops the server's progress once the socket buffers are full;
+// the server closes it one idle time later (not an idle time per blocked
+// call, as a per-call SO_SNDTIMEO would), and without the idle line:
+// replies are unsent, and a line in the middle of one would garble it.
+func TestIdleUnreadReplies(t *testing.T) {
+	const idle = 500 * time.Millisecond
+	forEachMode(t, server.Modes, func(t *testing.T, mode string) {
+		srv := startChild(t, nil, "-mode", mode, "-loops", "1", "-idle", idle.String())
+		conn := srv.dial()
+		// Send until the server has stopped taking requests and has reset
+		// the connection, noting when bytes last went in. A short write
+		// deadline returns what a write took so far: it watches progress,
+		// it synchronises nothing.
+		chunk := []byte(strings.Repeat("1\n", 32<<10))
+		var progress, closed time.Time
+		for start := time.Now(); time.Since(start) < timeout; {
+			conn.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
+			n, err := conn.Write(chunk)
+			if n > 0 {
+				progress = time.Now()
+			}
+			if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				closed = time.Now()
+				break
+			}
+		}
+		if closed.IsZero() {
+			t.Fatalf("the server did not close the connection within %v", timeout)
+		}
+		// The goal is idle + 10% (measured with -trace in NOTES.md); the
+		// test allows an idle time of scheduling delay, far below the
+		// two or more idle times of a timeout per call.
+		if quiet := closed.Sub(progress); quiet < idle-idle/10 || quiet > 2*idle {
+			t.Errorf("closed %v after the last progress; -idle %v", quiet, idle)
+		} else {
+			t.Logf("closed %v after the last progress; -idle %v", quiet, idle)
+		}
+		srv.waitLog(regexp.MustCompile(`idle too long`), 1)
+		conn.SetReadDeadline(time.Now().Add(timeout))
+		got, _ := io.ReadAll(conn) // the replies that reached the client, up to the reset
+		lines := strings.SplitAfter(string(got), "\r\n")
+		for i, line := range lines[:len(lines)-1] { // the last may be cut short
+			if want := fmt.Sprintf("  --> %d\r\n", i); line != want {
+				t.Fatalf("reply %d: %q, want %q", i, line, want)
+			}
+		}
+		if strings.Contains(string(got), "idle") {
+			t.Fatalf("the idle line came with unsent replies")
+		}
+	})
+}
+
+// TestUnfinishedLines: 5,000 connections each send 16,000 bytes of a
+// line and no LF: a sign, 4,300 digits (as many as a number may have)
+// and spaces, the most a line can make the server keep; its value is 1,
+// so that the replies stay short. The server keeps
+// only the sign and digits, refuses them past its line budget, stays
+// small, and answers another client all the while; at the LF each gets
+// its reply or the refusal.
+func TestUnfinishedLines(t *testing.T) {
+	const conns = 5000
+	line := "+" + strings.Repeat("0", 4299) + "1" // 1, in as many digits as a number may have
+	line += strings.Repeat(" ", 16000-len(line))
+	forEachMode(t, []string{server.Poll, server.Event}, func(t *testing.T, mode string) {
+		srv := startChild(t, nil, "-mode", mode, "-idle", "0")
+		other := srv.dial()
+		otherR := bufio.NewReader(other)
+		var hogs []*net.TCPConn
+		for i := 0; i < conns; i++ {
+			c := srv.dial()
+			if _, err := c.Write([]byte(line)); err != nil {
+				t.Fatal(err)
+			}
+			hogs = append(hogs, c)
+		}
+		srv.waitRead()
+		// The others are still answered: how fast is a figure to read
+		// (README's limits), not to assert on.
+		var slowest time.Duration
+		for i := 0; i < 100; i++ {
+			start := time.Now()
+			roundTrip(t, other, otherR, "0\n", "  --> 0")
+			slowest = max(slowest, time.Since(start))
+		}
+		t.Logf("%s: another client's slowest of 100 round trips meanwhile: %v", mode, slowest)
+		answered, refused := 0, 0
+		for _, c := range hogs {
+			c.Write([]byte("\n"))
+		}
+		for _, c := range hogs {
+			reply, err := bufio.NewReaderSize(c, 8192).ReadString('\n')
+			switch {
+			case err != nil:
+				t.Fatal(err)
+			case strings.HasPrefix(reply, "  --> "):
+				answered++
+			case strings.HasPrefix(reply, "!!!! server busy"):
+				refused++
+			default:
+				t.Fatalf("reply %.60q", reply)
+			}
+		}
+		// Every connection's line has been held and answered: the peak
+		// is the server's memory with all of them held at once.
+		peak := srv.status("VmHWM")
+		t.Logf("%s: peak RSS %d kB with %d connections holding unfinished lines", mode, peak, conns)
+		if peak > 48<<10 && !raceEnabled {
+			t.Errorf("peak RSS %d kB, want under 48 MB", peak)
+		}
+		t.Logf("%d lines answered, %d refused", answered, refused)
+		if refused == 0 {
+			t.Errorf("no line was refused: 5,000 x 4,301 bytes is more than the default line budget")
 		}
 	})
 }
@@ -382,22 +540,27 @@ func TestOutOfDescriptors(t *testing.T) {
 }
 
 // TestSignals: SIGTERM or SIGINT stops the server in every mode: it
-// answers what it has received, closes, and exits 0, without needing the
-// one-second bound. A second signal exits at once, status 128+signal.
+// answers the complete lines it has received, drops an unfinished one,
+// closes, and exits 0, without needing the one-second bound. A second
+// signal exits at once, status 128+signal.
 func TestSignals(t *testing.T) {
 	forEachMode(t, server.Modes, func(t *testing.T, mode string) {
 		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 			srv := startChild(t, nil, "-mode", mode)
 			conn := srv.dial()
-			r := bufio.NewReader(conn)
-			roundTrip(t, conn, r, "1\n2\n", "  --> 0", "  --> 1")
+			srv.waitLog(regexp.MustCompile(`connection from`), 1)
+			// Two lines and the start of a third, then the signal: the
+			// server has them all, and the client reads after.
+			if _, err := conn.Write([]byte("1\n2\n12")); err != nil {
+				t.Fatal(err)
+			}
 			srv.cmd.Process.Signal(sig)
 			if status := srv.wait(); status != 0 {
 				t.Fatalf("%v: status %d, want 0", sig, status)
 			}
 			srv.waitLog(regexp.MustCompile(`\bstopped$`), 1)
-			if rest, err := io.ReadAll(r); len(rest) != 0 || err != nil {
-				t.Fatalf("after %v the client got %q, %v; want the end of the stream", sig, rest, err)
+			if got, err := io.ReadAll(conn); string(got) != "  --> 0\r\n  --> 1\r\n" || err != nil {
+				t.Fatalf("after %v the client got %q, %v; want the two replies, then the end of the stream", sig, got, err)
 			}
 		}
 	})
@@ -565,7 +728,9 @@ func TestSoak(t *testing.T) {
 		}
 		// The first round grows the heap and the thread pool to what the
 		// load needs; a second round of the same must not grow them more.
-		if grew := rss[1] - rss[0]; grew > 8<<10 {
+		// (Not under the race detector: its shadow memory grows with the
+		// work done, which a round bounded in time does not bound.)
+		if grew := rss[1] - rss[0]; grew > 8<<10 && !raceEnabled {
 			t.Fatalf("RSS grew by %d kB in the second round (%d kB after the first)", grew, rss[0])
 		}
 	})

@@ -13,14 +13,16 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"fetchadd/client"
+	"fetchadd/bench"
 	"fetchadd/fetchadd"
 	"fetchadd/server"
 )
@@ -28,7 +30,9 @@ import (
 // TestMain lets the test binary stand in for the fetchadd program: with
 // FETCHADD_MAIN=1 in its environment it runs main's code on its arguments.
 // FETCHADD_NOFILE=N first lowers its descriptor limit to N (Go raises the
-// soft limit to the hard one at start, so both are set).
+// soft limit to the hard one at start, so both are set);
+// FETCHADD_COUNT_SIGPIPE=1 makes it count the SIGPIPEs it gets and log
+// the count when run returns.
 func TestMain(m *testing.M) {
 	if os.Getenv("FETCHADD_MAIN") == "1" {
 		if n, err := strconv.ParseUint(os.Getenv("FETCHADD_NOFILE"), 10, 64); err == nil {
@@ -37,7 +41,17 @@ func TestMain(m *testing.M) {
 				os.Exit(3)
 			}
 		}
-		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		if os.Getenv("FETCHADD_COUNT_SIGPIPE") != "1" {
+			os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		}
+		// Go turns SIGPIPE on a socket into EPIPE by itself, unless the
+		// program asks for the signal: ask, so that a send without
+		// MSG_NOSIGNAL (SO_NOSIGPIPE) shows, and count them at the end.
+		sigpipes := make(chan os.Signal, 1000)
+		signal.Notify(sigpipes, syscall.SIGPIPE)
+		status := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		fmt.Fprintf(os.Stderr, "test harness: %d SIGPIPE\n", len(sigpipes))
+		os.Exit(status)
 	}
 	os.Exit(m.Run())
 }
@@ -63,7 +77,7 @@ func startConfig(t *testing.T, cfg server.Config) *server.Server {
 	}
 	srv, err := server.Listen(cfg)
 	if err != nil {
-		if cfg.Addr.Addr().Is6() {
+		if cfg.Addr.Addr().Is6() && (errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT)) {
 			t.Skipf("no IPv6 loopback here: %v", err)
 		}
 		t.Fatal(err)
@@ -382,7 +396,7 @@ func pipeline(addr string, n int) ([]int64, error) {
 func TestBench(t *testing.T) {
 	forModes(t, server.Modes, func(t *testing.T, srv *server.Server) {
 		srv.Counter().Add(fetchadd.Int(1000)) // the check must start where the counter is
-		res, err := client.Bench(client.BenchConfig{Addr: srv.Addr().String(), Conns: 4, Depth: 8, Requests: 5003, Threads: 2})
+		res, err := bench.Run(bench.Config{Addr: srv.Addr().String(), Conns: 4, Depth: 8, Requests: 5003, Threads: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -437,6 +451,29 @@ func TestLocalGolden(t *testing.T) {
 			}
 			diffTranscript(t, out.Bytes(), want)
 		})
+	}
+}
+
+// TestRunLeavesNoGoroutine: run, called in-process as the tests do,
+// leaves nothing behind, such as the goroutine that waits for Ctrl-C.
+func TestRunLeavesNoGoroutine(t *testing.T) {
+	before := -1
+	for i := 0; i <= 20; i++ {
+		if i == 1 { // after the first run: os/signal starts a goroutine of its own, once
+			before = runtime.NumGoroutine()
+		}
+		var out, errOut bytes.Buffer
+		if status := run([]string{"local"}, strings.NewReader("1\n"), &out, &errOut); status != 0 {
+			t.Fatalf("status %d: %s", status, errOut.String())
+		}
+	}
+	// The goroutines are told to end as run returns; give them a
+	// bounded number of turns to do so.
+	for i := 0; runtime.NumGoroutine() > before; i++ {
+		if i == 10000 {
+			t.Fatalf("%d goroutines after 20 runs, %d before", runtime.NumGoroutine(), before)
+		}
+		runtime.Gosched()
 	}
 }
 

@@ -16,9 +16,11 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"fetchadd/bench"
 	"fetchadd/client"
 	"fetchadd/fetchadd"
 	"fetchadd/server"
@@ -75,13 +77,27 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// newFlags makes a command's flag set. Its usage text is printed for -h;
-// a bad flag is reported by parseFlags in one line.
-func newFlags(name, synopsis, text string, stdout io.Writer) *flag.FlagSet {
+// newFlags makes a command's flag set. For -h it prints a synopsis with
+// every flag of the command and then the positional arguments args, the
+// text, and the flags' defaults; a bad flag is reported by parseFlags in
+// one line.
+func newFlags(name, args, text string, stdout io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprintf(stdout, "usage: fetchadd %s\n\n%s", synopsis, text)
+		synopsis := []string{"fetchadd", name}
+		fs.VisitAll(func(f *flag.Flag) {
+			arg, _ := flag.UnquoteUsage(f)
+			if arg == "" {
+				synopsis = append(synopsis, "[-"+f.Name+"]")
+			} else {
+				synopsis = append(synopsis, "[-"+f.Name+" "+arg+"]")
+			}
+		})
+		if args != "" {
+			synopsis = append(synopsis, args)
+		}
+		fmt.Fprintf(stdout, "usage: %s\n\n%s", strings.Join(synopsis, " "), text)
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
@@ -89,22 +105,55 @@ func newFlags(name, synopsis, text string, stdout io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args; done says to return status at once: after -h,
-// or after reporting a bad flag or argument.
+// parseFlags parses args, flags before or after the other arguments
+// ("client 127.0.0.1:50007 -trace"), as far as "--"; done says to return
+// status at once: after -h, or after reporting a bad flag or argument.
+// The other arguments are then fs.Args().
 func parseFlags(fs *flag.FlagSet, args []string, maxArgs int, stderr io.Writer) (status int, done bool) {
 	help := fs.Usage
 	fs.Usage = func() {} // Parse calls it on every error; print it for -h only
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		help()
-		return exitOK, true
-	case err != nil:
-		return usageError(stderr, fs.Name(), err.Error()), true
-	case fs.NArg() > maxArgs:
-		return usageError(stderr, fs.Name(), fmt.Sprintf("unexpected argument %q", fs.Arg(maxArgs))), true
+	var others []string
+	for {
+		err := fs.Parse(args)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			help()
+			return exitOK, true
+		case err != nil:
+			return usageError(stderr, fs.Name(), err.Error()), true
+		}
+		rest := fs.Args()
+		if used := len(args) - len(rest); len(rest) == 0 || used > 0 && args[used-1] == "--" {
+			others = append(others, rest...)
+			break
+		}
+		others, args = append(others, rest[0]), rest[1:] // an argument: flags may follow
 	}
+	if len(others) > maxArgs {
+		return usageError(stderr, fs.Name(), fmt.Sprintf("unexpected argument %q", others[maxArgs])), true
+	}
+	fs.Parse(append([]string{"--"}, others...)) // sets no flag; fs.Args() is now others
 	return exitOK, false
+}
+
+// quietOnInterrupt makes Ctrl-C (SIGINT) end the program at once, quietly
+// and with status 0, as the handout's program leaves on Python's
+// KeyboardInterrupt. The function it returns undoes it.
+func quietOnInterrupt() (undo func()) {
+	interrupted := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	signal.Notify(interrupted, os.Interrupt)
+	go func() {
+		select {
+		case <-interrupted:
+			os.Exit(exitOK)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(interrupted)
+		close(done)
+	}
 }
 
 // traceFlags adds -trace and -trace-strsize to a command; the function it
@@ -127,17 +176,13 @@ func usageError(stderr io.Writer, command, msg string) int {
 }
 
 func runLocal(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("local", "local", `The handout's terminal program: type a number, see the counter's value
+	fs := newFlags("local", "", `The handout's terminal program: type a number, see the counter's value
 before the add. Ctrl-D (end of input) or Ctrl-C ends it.
 `, stdout)
 	if status, done := parseFlags(fs, args, 0, stderr); done {
 		return status
 	}
-	// Ctrl-C ends the program quietly, as Python's KeyboardInterrupt does
-	// in the handout's program. Replies are flushed as they are written.
-	interrupted := make(chan os.Signal, 1)
-	signal.Notify(interrupted, os.Interrupt)
-	go func() { <-interrupted; os.Exit(exitOK) }()
+	defer quietOnInterrupt()() // replies are flushed as they are written
 
 	if err := fetchadd.RunTerminal(stdin, stdout, new(fetchadd.Counter)); err != nil {
 		fmt.Fprintf(stderr, "fetchadd local: %v\n", err)
@@ -147,7 +192,7 @@ before the add. Ctrl-D (end of input) or Ctrl-C ends it.
 }
 
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("serve", "serve [-addr HOST:PORT] [-mode MODE] [-loops N] [-max-conns N]", `The fetch-and-add server. All connections share one counter; each line
+	fs := newFlags("serve", "", `The fetch-and-add server. All connections share one counter; each line
 gets "  --> OLD" or "!!!!", with CRLF. Try it with: nc 127.0.0.1 50007
 
 Connections quiet for -idle are closed (with a line saying so).
@@ -159,17 +204,19 @@ Modes:
   event      an event loop per CPU: epoll (Linux) or kqueue (macOS, BSD)
 
 `, stdout)
-	addr := fs.String("addr", server.DefaultAddr, "listen on `HOST:PORT` (0.0.0.0 or [::] for every interface; port 0: any free port)")
+	addr := fs.String("addr", fetchadd.DefaultAddr, "listen on `HOST:PORT` (0.0.0.0 or [::] for every interface; port 0: any free port)")
 	mode := fs.String("mode", server.Iterative, "how to serve: `MODE` iterative, threaded, poll or event")
-	loops := fs.Int("loops", 0, "event mode: how many event loops (0: one per CPU)")
-	maxConns := fs.Int("max-conns", 0, fmt.Sprintf("connections served at once; more are refused (0: %d for threaded, %d otherwise)", server.DefaultThreadedConns, server.DefaultMaxConns))
-	idle := fs.Duration("idle", server.DefaultIdle, "close a connection quiet (nothing received or sent) this long; 0: never")
+	loops := fs.Int("loops", 0, "event mode: how many event loops, `N` (0: one per CPU)")
+	maxConns := fs.Int("max-conns", 0, fmt.Sprintf("`N` connections served at once; more are refused (0: %d for threaded, %d otherwise)", server.DefaultThreadedConns, server.DefaultMaxConns))
+	idle := fs.Duration("idle", server.DefaultIdle, "close a connection that makes no progress (nothing received or sent) for `DURATION`; 0: never")
+	lineBudget := fs.Int("line-budget", 0, fmt.Sprintf("`BYTES` all connections together may hold for unfinished lines; past it, long unfinished lines are refused (0: %d)", fetchadd.DefaultLineBudget))
+	backlog := fs.Int("backlog", 0, fmt.Sprintf("listen's backlog, `N`: finished handshakes waiting for accept (0: %d; the lab's lesson: 1)", server.Backlog))
 	trace := traceFlags(fs, stderr)
 	if status, done := parseFlags(fs, args, 0, stderr); done {
 		return status
 	}
 	trace(true) // a Go server always has several threads: Stop runs on another
-	cfg := server.Config{Mode: *mode, Loops: *loops, MaxConns: *maxConns, Idle: *idle}
+	cfg := server.Config{Mode: *mode, Loops: *loops, MaxConns: *maxConns, Idle: *idle, Backlog: *backlog, LineBudget: *lineBudget}
 	if err := server.CheckConfig(cfg); err != nil {
 		return usageError(stderr, "serve", err.Error())
 	}
@@ -192,6 +239,7 @@ Modes:
 	// process killed by it.
 	stop := make(chan os.Signal, 2)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(stop)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 	select {
@@ -256,7 +304,7 @@ func oneSecond() <-chan struct{} {
 }
 
 func runClient(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("client", "client [HOST[:PORT]]", `The terminal program with its counter on a server (default `+server.DefaultAddr+`):
+	fs := newFlags("client", "[HOST[:PORT]]", `The terminal program with its counter on a server (default `+fetchadd.DefaultAddr+`):
 each line you type is sent, and the server's reply is printed.
 `, stdout)
 	trace := traceFlags(fs, stderr)
@@ -264,11 +312,12 @@ each line you type is sent, and the server's reply is printed.
 		return status
 	}
 	trace(false)
-	addr := server.DefaultAddr
+	defer quietOnInterrupt()()
+	addr := fetchadd.DefaultAddr
 	if fs.NArg() == 1 {
 		addr = fs.Arg(0)
 	}
-	if _, _, err := sock.SplitHostPort(addr, server.DefaultPort); err != nil {
+	if _, _, err := sock.SplitHostPort(addr, fetchadd.DefaultPort); err != nil {
 		return usageError(stderr, "client", err.Error())
 	}
 	fd, err := client.Dial(addr)
@@ -285,7 +334,7 @@ each line you type is sent, and the server's reply is printed.
 }
 
 func runBench(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("bench", "bench [-c CONNS] [-P DEPTH] [-d DURATION | -n REQUESTS] [-proto PROTO] [-threads N] [HOST[:PORT]]",
+	fs := newFlags("bench", "[HOST[:PORT]]",
 		`A load generator: CONNS connections each send DEPTH requests of "add 1",
 read their DEPTH replies, and send again, for DURATION or until REQUESTS
 have been sent. It prints requests, ops/s, latency, errors, and whether
@@ -293,19 +342,19 @@ the replies were all different values, as a fetch-and-add must give.
 -proto redis or memcached measures those servers (INCRBY, incr) the same way.
 
 `, stdout)
-	conns := fs.Int("c", 50, "connections")
-	depth := fs.Int("P", 1, "pipeline depth: requests in flight per connection")
-	duration := fs.Duration("d", 5*time.Second, "how long to run")
-	requests := fs.Int64("n", 0, "how many requests in all (instead of -d)")
-	protoName := fs.String("proto", "fetchadd", "the server's protocol: fetchadd, redis or memcached")
-	threads := fs.Int("threads", 1, "event loops (threads) of the load generator")
-	idle := fs.Int("idle", 0, "connections to open first and leave idle during the run")
+	conns := fs.Int("c", 50, "`CONNS` connections")
+	depth := fs.Int("P", 1, "pipeline `DEPTH`: requests in flight per connection")
+	duration := fs.Duration("d", 5*time.Second, "how long to run, `DURATION`")
+	requests := fs.Int64("n", 0, "how many `REQUESTS` in all (instead of -d)")
+	protoName := fs.String("proto", "fetchadd", "the server's protocol, `PROTO`: fetchadd, redis or memcached")
+	threads := fs.Int("threads", 1, "`N` event loops (threads) of the load generator")
+	idle := fs.Int("idle", 0, "`N` connections to open first and leave idle during the run")
 	trace := traceFlags(fs, stderr)
 	if status, done := parseFlags(fs, args, 1, stderr); done {
 		return status
 	}
 	trace(*threads > 1)
-	proto, ok := client.Protocols[*protoName]
+	proto, ok := bench.Protocols[*protoName]
 	switch {
 	case !ok:
 		return usageError(stderr, "bench", fmt.Sprintf("unknown protocol %q (want fetchadd, redis or memcached)", *protoName))
@@ -314,47 +363,25 @@ the replies were all different values, as a fetch-and-add must give.
 	case *requests < 0 || (*requests == 0 && *duration <= 0):
 		return usageError(stderr, "bench", "want -n > 0 or -d > 0")
 	}
-	addr := server.DefaultAddr
+	addr := fetchadd.DefaultAddr
 	if fs.NArg() == 1 {
 		addr = fs.Arg(0)
 	}
-	if _, _, err := sock.SplitHostPort(addr, server.DefaultPort); err != nil {
+	if _, _, err := sock.SplitHostPort(addr, fetchadd.DefaultPort); err != nil {
 		return usageError(stderr, "bench", err.Error())
 	}
-	cfg := client.BenchConfig{Addr: addr, Proto: proto, Conns: *conns, Depth: *depth,
+	cfg := bench.Config{Addr: addr, Proto: proto, Conns: *conns, Depth: *depth,
 		Duration: *duration, Requests: *requests, Threads: *threads, Idle: *idle}
 	if f, ok := stderr.(*os.File); ok && client.IsTerminal(int(f.Fd())) {
 		cfg.Progress = stderr
 	}
-	res, err := client.Bench(cfg)
+	res, err := bench.Run(cfg)
 	if res != nil {
-		printBench(stdout, cfg, res)
+		bench.Print(stdout, cfg, res)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "fetchadd bench: %v\n", err)
 		return exitFail
 	}
 	return exitOK
-}
-
-func printBench(w io.Writer, cfg client.BenchConfig, r *client.BenchResult) {
-	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000) }
-	fmt.Fprintf(w, "fetchadd bench: %s at %s, %d connections, depth %d, %d thread(s), %d idle connections\n", cfg.Proto.Name(), cfg.Addr, cfg.Conns, cfg.Depth, cfg.Threads, cfg.Idle)
-	fmt.Fprintf(w, "  requests   %d in %.2f s\n", r.Requests, r.Elapsed.Seconds())
-	fmt.Fprintf(w, "  ops/s      %.0f\n", r.OpsPerSec())
-	fmt.Fprintf(w, "  latency    p50 %s  p99 %s  max %s\n", ms(r.Percentile(50)), ms(r.Percentile(99)), ms(r.Percentile(100)))
-	fmt.Fprintf(w, "  errors     %d\n", r.Errors)
-	if r.Distinct {
-		fmt.Fprintf(w, "  replies    all different: the %d values from %d\n", r.Requests, r.Base)
-	} else {
-		fmt.Fprintf(w, "  replies    NOT all different: %d repeated, %d outside [%d, %d)\n", r.Dups, r.Outside, r.Base, r.Base+r.Requests)
-	}
-	perMillion := 0.0
-	if r.Requests > 0 {
-		perMillion = r.CPU.Seconds() / float64(r.Requests) * 1e6
-	}
-	fmt.Fprintf(w, "  bench CPU  %.2f s (%.2f s per million requests)\n", r.CPU.Seconds(), perMillion)
-	fmt.Fprintf(w, "result proto=%s conns=%d depth=%d requests=%d ops_per_sec=%.0f p50_us=%d p99_us=%d max_us=%d errors=%d distinct=%v bench_cpu_s_per_M=%.3f\n",
-		cfg.Proto.Name(), cfg.Conns, cfg.Depth, r.Requests, r.OpsPerSec(), r.Percentile(50).Microseconds(), r.Percentile(99).Microseconds(),
-		r.Percentile(100).Microseconds(), r.Errors, r.Distinct, perMillion)
 }

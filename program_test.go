@@ -143,21 +143,46 @@ func TestServeSignals(t *testing.T) {
 	}
 }
 
-// TestLocalInterrupt: Ctrl-C ends the terminal program quietly, status 0.
-func TestLocalInterrupt(t *testing.T) {
-	p := start(t, "local")
-	p.stdin.Write([]byte("5\n"))
-	want := "Enter next number:   --> 0\nEnter next number: "
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(p.stdout, got); err != nil || string(got) != want {
-		t.Fatalf("stdout %q, %v", got, err)
+// TestSynopses: each command's -h starts with a synopsis that lists every
+// flag it then describes.
+func TestSynopses(t *testing.T) {
+	for _, cmd := range []string{"local", "serve", "client", "bench"} {
+		out, status := runProgram(t, "", cmd, "-h")
+		synopsis, rest, _ := strings.Cut(out, "\n")
+		flags := regexp.MustCompile(`(?m)^  (-[\w-]+)`).FindAllStringSubmatch(rest, -1)
+		if status != 0 || !strings.HasPrefix(synopsis, "usage: fetchadd "+cmd) || (cmd != "local" && len(flags) == 0) {
+			t.Fatalf("fetchadd %s -h: status %d, %q", cmd, status, out)
+		}
+		for _, f := range flags {
+			if !strings.Contains(synopsis, "["+f[1]+" ") && !strings.Contains(synopsis, "["+f[1]+"]") {
+				t.Errorf("fetchadd %s -h: the synopsis %q lacks %s", cmd, synopsis, f[1])
+			}
+		}
 	}
-	p.cmd.Process.Signal(syscall.SIGINT)
-	if status := p.wait(); status != 0 {
-		t.Fatalf("status %d after SIGINT, want 0", status)
-	}
-	if rest, _ := io.ReadAll(p.stdout); len(rest) > 0 {
-		t.Fatalf("printed %q after SIGINT", rest)
+}
+
+// TestInterrupt: Ctrl-C ends the terminal program and the client quietly,
+// status 0, as the handout's program leaves on KeyboardInterrupt. The
+// client takes its flags after the address too.
+func TestInterrupt(t *testing.T) {
+	srv := startServer(t, server.Threaded, "127.0.0.1:0")
+	for _, args := range [][]string{{"local"}, {"client", srv.Addr().String(), "-trace"}} {
+		t.Run(args[0], func(t *testing.T) {
+			p := start(t, args...)
+			p.stdin.Write([]byte("5\n"))
+			want := "Enter next number:   --> 0\nEnter next number: "
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(p.stdout, got); err != nil || string(got) != want {
+				t.Fatalf("stdout %q, %v", got, err)
+			}
+			p.cmd.Process.Signal(syscall.SIGINT)
+			if status := p.wait(); status != 0 {
+				t.Fatalf("status %d after SIGINT, want 0", status)
+			}
+			if rest, _ := io.ReadAll(p.stdout); len(rest) > 0 {
+				t.Fatalf("printed %q after SIGINT", rest)
+			}
+		})
 	}
 }
 
@@ -234,6 +259,9 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"local", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"client", "a", "b"}, 2, `unexpected argument "b"`},
 		{[]string{"client", "127.0.0.1:-1"}, 2, `port "-1"`},
+		{[]string{"client", "127.0.0.1:-1", "-trace"}, 2, `port "-1"`}, // flags after the address
+		{[]string{"client", "127.0.0.1:1", "-x"}, 2, "flag provided but not defined: -x"},
+		{[]string{"client", "a", "--", "-trace"}, 2, `unexpected argument "-trace"`},
 	}
 	for _, tc := range cases {
 		out, status := runProgram(t, "", tc.args...)

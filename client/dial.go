@@ -6,18 +6,18 @@ import (
 	"errors"
 	"fmt"
 
-	"fetchadd/server"
+	"fetchadd/fetchadd"
 	"fetchadd/sock"
 
 	"golang.org/x/sys/unix"
 )
 
-// Dial connects to addr ("HOST[:PORT]", port server.DefaultPort if left
+// Dial connects to addr ("HOST[:PORT]", port fetchadd.DefaultPort if left
 // out), trying each of the host's addresses in turn, IPv6 and IPv4, until
 // one accepts, as Python's socket.create_connection does. The socket has
 // TCP_NODELAY set.
 func Dial(addr string) (int, error) {
-	host, port, err := sock.SplitHostPort(addr, server.DefaultPort)
+	host, port, err := sock.SplitHostPort(addr, fetchadd.DefaultPort)
 	if err != nil {
 		return -1, err
 	}

@@ -72,7 +72,7 @@ func BenchmarkFramer(b *testing.B) {
 // parse, add, format, for 1000 pipelined lines a call.
 func BenchmarkSessionAnswer(b *testing.B) {
 	var c Counter
-	s := NewSession(&c)
+	s := NewSession(&c, nil)
 	in := bytes.Repeat([]byte("1\r\n"), 1000)
 	out := make([]byte, 0, 64*1000)
 	b.SetBytes(int64(len(in)))

@@ -3,32 +3,39 @@ package fetchadd
 import "bytes"
 
 // MaxLine is the longest line the server reads, in bytes, not counting the
-// LF. A longer line is answered with one Invalid, and its bytes are dropped
-// as they arrive, so a client cannot make the server hold more than this.
+// LF. A longer line is not a number, however it goes on: it is answered
+// with one Invalid.
 const MaxLine = 16384
 
-// keepPartial is the capacity of a partial-line buffer kept for the next
-// line; a larger one is given back, so idle connections stay cheap.
-const keepPartial = 256
-
-// Framer cuts a byte stream into lines ending at LF. A CR before the LF
-// stays in the line: to the parser it is whitespace. The zero value is
-// ready to use.
+// Framer cuts a byte stream into lines ending at LF, for ParseBytes. A CR
+// before the LF stays in the line: to the parser it is whitespace. The
+// zero value is ready to use.
+//
+// A line that comes whole in one Feed is passed on as it is, without a
+// copy. Of a line whose LF has not come, the framer keeps only what
+// ParseBytes will need of it (see prefix): its sign and digits, never more
+// than MaxDigits+1 bytes, and nothing once it cannot be a number.
 type Framer struct {
-	partial []byte // the start of a line whose LF has not come yet
-	tooLong bool   // the current line passed MaxLine; dropping to its LF
+	start   prefix  // what is kept of a line whose LF has not come
+	n       int     // that line's length so far, for MaxLine
+	held    int     // the bytes of start's room counted in budget
+	refused bool    // budget refused to hold the line: dropping to its LF
+	budget  *Budget // nil: no limit
 }
 
 // Feed passes each line that p completes to emit, in order, without its
-// LF. tooLong says that the line was longer than MaxLine (line is then
-// nil). A line handed to emit is only valid during the call. Bytes after
-// the last LF are kept for the next Feed.
+// LF. line is the line itself if it came whole in p. If it began in an
+// earlier Feed, it is what ParseBytes must read for it: its sign and
+// digits, or nil if it cannot be a number. A line longer than MaxLine is
+// nil. busy says that the line was refused for want of budget. A line
+// handed to emit is only valid during the call. Bytes after the last LF
+// are kept, as far as they matter, for the next Feed.
 //
 // emit returns whether to go on. If it says stop, Feed returns at once
 // with the number of bytes of p it has used, up to the end of that line;
 // the caller passes the rest of p to a later Feed. Otherwise Feed uses all
 // of p and returns len(p).
-func (f *Framer) Feed(p []byte, emit func(line []byte, tooLong bool) (more bool)) (used int) {
+func (f *Framer) Feed(p []byte, emit func(line []byte, busy bool) (more bool)) (used int) {
 	for used < len(p) {
 		i := bytes.IndexByte(p[used:], '\n')
 		if i < 0 {
@@ -39,15 +46,13 @@ func (f *Framer) Feed(p []byte, emit func(line []byte, tooLong bool) (more bool)
 		used += i + 1
 		var more bool
 		switch {
-		case f.tooLong || len(f.partial)+len(line) > MaxLine:
-			more = emit(nil, true)
-		case len(f.partial) > 0:
-			f.partial = append(f.partial, line...)
-			more = emit(f.partial, false)
+		case f.n > 0:
+			more = f.finish(line, emit)
+		case len(line) > MaxLine:
+			more = emit(nil, false)
 		default:
 			more = emit(line, false) // the common case: the whole line is in p
 		}
-		f.reset()
 		if !more {
 			return used
 		}
@@ -57,41 +62,94 @@ func (f *Framer) Feed(p []byte, emit func(line []byte, tooLong bool) (more bool)
 
 // Flush passes to emit the last line of a stream that ended without an LF,
 // if there is one.
-func (f *Framer) Flush(emit func(line []byte, tooLong bool) (more bool)) {
-	switch {
-	case f.tooLong:
-		emit(nil, true)
-	case len(f.partial) > 0:
-		emit(f.partial, false)
-	default:
-		return
+func (f *Framer) Flush(emit func(line []byte, busy bool) (more bool)) {
+	if f.n > 0 {
+		f.finish(nil, emit)
 	}
-	f.reset()
 }
 
-// Pending is how many bytes of an unfinished line the framer holds.
-func (f *Framer) Pending() int { return len(f.partial) }
-
-// keep adds p to the unfinished line, or drops it once the line is too long.
+// keep reads p, the start of a line or more of it, into f.start.
 func (f *Framer) keep(p []byte) {
-	if f.tooLong || len(p) == 0 {
-		return
+	f.n += len(p)
+	if f.n > MaxLine {
+		f.start.st = stBad
 	}
-	if len(f.partial)+len(p) > MaxLine {
-		f.tooLong = true
-		f.partial = nil
-		return
+	for !f.refused && !f.start.bad() {
+		if p = f.start.scan(p); len(p) == 0 {
+			break
+		}
+		f.refused = !f.grow(p, true)
 	}
-	f.partial = append(f.partial, p...)
+	if f.refused || f.start.bad() {
+		f.drop() // nothing of this line matters any more
+	}
 }
 
-// reset gets ready for the next line. Only a line that spans two Feeds is
-// ever copied into partial.
-func (f *Framer) reset() {
-	f.tooLong = false
-	if cap(f.partial) > keepPartial {
-		f.partial = nil
-	} else {
-		f.partial = f.partial[:0]
+// finish reads last, the end of the kept line, and passes the line to
+// emit. The line's digits may need more room here, but only for this
+// call, so it is not counted.
+func (f *Framer) finish(last []byte, emit func(line []byte, busy bool) (more bool)) (more bool) {
+	f.n += len(last)
+	if f.n > MaxLine {
+		f.start.st = stBad
 	}
+	if !f.refused {
+		for last = f.start.scan(last); len(last) > 0; last = f.start.scan(last) {
+			f.grow(last, false)
+		}
+	}
+	more = emit(f.start.line(), f.refused)
+	f.reset()
+	return more
+}
+
+// grow gives the line's digits more room for rest, the bytes scan has yet
+// to read: room for the digits at its start in one allocation (no garbage
+// of rooms outgrown on the way), at least lineFloor bytes and twice the
+// old room, up to the sign and MaxDigits. If charge, the room is counted
+// in the budget first, which may refuse it once the line holds lineFloor
+// bytes.
+func (f *Framer) grow(rest []byte, charge bool) (ok bool) {
+	old := cap(f.start.text)
+	need := 1 + len(f.start.text) + digitsAhead(rest) // 1: the sign, if text is empty
+	size := min(max(need, 2*old, lineFloor), 1+MaxDigits)
+	if size == old { // scan asks for no room past MaxDigits: better a panic than a loop
+		panic("fetchadd: a line wants room past MaxDigits digits")
+	}
+	if charge {
+		if !f.budget.take(size-old, f.held+size-old > lineFloor) {
+			return false
+		}
+		f.held += size - old
+	}
+	f.start.text = append(make([]byte, 0, size), f.start.text...)
+	return true
+}
+
+// drop gives back the room of the line's digits.
+func (f *Framer) drop() {
+	f.budget.give(f.held)
+	f.held = 0
+	f.start.text = nil
+}
+
+// reset gives back all that is held and gets ready for the next line.
+func (f *Framer) reset() {
+	f.drop()
+	*f = Framer{budget: f.budget}
+}
+
+// digitsAhead counts the digits at the start of p, up to the first byte
+// that is neither a digit nor an underscore.
+func digitsAhead(p []byte) int {
+	n := 0
+	for _, c := range p {
+		switch {
+		case '0' <= c && c <= '9':
+			n++
+		case c != '_':
+			return n
+		}
+	}
+	return n
 }

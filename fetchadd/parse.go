@@ -88,6 +88,8 @@ func isSpace(c byte) bool {
 
 // parseASCII is Python's int() on ASCII text in base 10. It is generic so
 // that both a []byte from a socket and a string are read without a copy.
+// prefix, below, reads the same grammar a piece at a time, for lines cut
+// across reads; the tests hold the two to the same answers.
 func parseASCII[T string | []byte](s T) (Number, bool) {
 	i, j := 0, len(s)
 	for i < j && isSpace(s[i]) {
@@ -151,4 +153,108 @@ func parseBig[T string | []byte](s T, neg bool) Number {
 		panic("fetchadd: validated digits did not parse: " + string(buf))
 	}
 	return fromBig(b)
+}
+
+// A prefix is the start of a line read by parseASCII's grammar one piece
+// at a time, as the pieces come, kept in the least room the rest of the
+// line can need: not its bytes but where it stands in the grammar, and its
+// digits. Whitespace and underscores leave only their mark on the state,
+// and a line that can no longer be a number needs nothing kept at all.
+// The zero value is an empty line.
+type prefix struct {
+	st  scanState
+	neg bool // the sign was '-'
+
+	// text is the sign and the digits, from the first digit on: a line
+	// that parseASCII reads as it reads the whole line, if that is a
+	// number (see line). Its capacity is the caller's to give (see scan).
+	text []byte
+}
+
+// scanState is where a prefix stands in parseASCII's grammar.
+type scanState uint8
+
+const (
+	stLead  scanState = iota // whitespace or nothing so far
+	stSign                   // a sign, no digit yet
+	stDigit                  // the last byte was a digit
+	stUnder                  // the last byte was an underscore after a digit
+	stTrail                  // the number is over: only whitespace may follow
+	stBad                    // not a number, whatever follows
+)
+
+// next returns the state after byte c: parseASCII's grammar, a byte at a
+// time. The count of digits is checked apart, by scan.
+func (st scanState) next(c byte) scanState {
+	switch {
+	case '0' <= c && c <= '9' && st <= stUnder:
+		return stDigit
+	case c == '_' && st == stDigit: // one underscore between two digits
+		return stUnder
+	case isSpace(c) && st == stLead:
+		return stLead
+	case isSpace(c) && (st == stDigit || st == stTrail):
+		return stTrail
+	case (c == '+' || c == '-') && st == stLead:
+		return stSign
+	}
+	return stBad
+}
+
+// scan reads p, the next bytes of the line. It stops at a digit for which
+// text has no room, and returns p from that digit on: the caller gives
+// text more capacity and calls scan again with the rest. Otherwise it
+// reads all of p and returns nil. text never grows past the sign and
+// MaxDigits digits: a digit more makes the line bad.
+func (x *prefix) scan(p []byte) (rest []byte) {
+	for k := 0; k < len(p) && x.st != stBad; k++ {
+		c := p[k]
+		st := x.st.next(c)
+		switch st {
+		case stSign:
+			x.neg = c == '-'
+		case stDigit:
+			switch {
+			case len(x.text) == 1+MaxDigits:
+				st = stBad // a digit too many
+			case !x.addDigit(c):
+				return p[k:]
+			}
+		}
+		x.st = st
+	}
+	return nil
+}
+
+// addDigit appends c to text, after the sign if it is the first digit,
+// if text has the room.
+func (x *prefix) addDigit(c byte) bool {
+	need := 1
+	if len(x.text) == 0 {
+		need = 2
+	}
+	if len(x.text)+need > cap(x.text) {
+		return false
+	}
+	if len(x.text) == 0 {
+		sign := byte('+')
+		if x.neg {
+			sign = '-'
+		}
+		x.text = append(x.text, sign)
+	}
+	x.text = append(x.text, c)
+	return true
+}
+
+// bad reports whether the line can no longer be a number.
+func (x *prefix) bad() bool { return x.st == stBad }
+
+// line returns what ParseBytes must read for the line so far: its sign
+// and digits if it is a number, nil if it is not.
+func (x *prefix) line() []byte {
+	if x.st == stDigit || x.st == stTrail {
+		return x.text
+	}
+	return nil
 }

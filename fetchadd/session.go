@@ -1,8 +1,10 @@
 package fetchadd
 
 // Session is the server's side of one connection: bytes in, replies out.
-// Each complete line is answered, in order, with "  --> OLD\r\n" or
-// "!!!!\r\n". It does no I/O, so every server mode shares it.
+// Each complete line is answered, in order, with "  --> OLD\r\n", or
+// "!!!!\r\n" if it is not a number, or Busy and CRLF if the server would
+// not hold it (see Budget). It does no I/O, so every server mode shares
+// it.
 type Session struct {
 	counter *Counter
 	framer  Framer
@@ -10,8 +12,16 @@ type Session struct {
 	limit   int    // Answer stops once out is this long
 }
 
-// NewSession starts a session whose lines add to c.
-func NewSession(c *Counter) *Session { return &Session{counter: c} }
+// NewSession starts a session whose lines add to c, and whose unfinished
+// lines are held within b (nil: no limit). Call Close when the
+// connection ends.
+func NewSession(c *Counter, b *Budget) *Session {
+	return &Session{counter: c, framer: Framer{budget: b}}
+}
+
+// Close gives back to the budget all that the session holds, and forgets
+// an unfinished line. Closing twice does no harm.
+func (s *Session) Close() { s.framer.reset() }
 
 // Answer appends to out the replies to the lines that in completes, and
 // returns the extended slice and how many bytes of in it used. Bytes of an
@@ -31,7 +41,7 @@ func (s *Session) Answer(out, in []byte, limit int) (_ []byte, used int) {
 }
 
 // Finish appends the reply to a last line that came without an LF before
-// the end of the stream, if there was one.
+// the end of the stream, if there was one, and gives back what it held.
 func (s *Session) Finish(out []byte) []byte {
 	s.out, s.limit = out, 0
 	s.counter.mu.Lock()
@@ -41,8 +51,10 @@ func (s *Session) Finish(out []byte) []byte {
 	return out
 }
 
-func (s *Session) answerLine(line []byte, tooLong bool) (more bool) {
-	if n, ok := ParseBytes(line); ok && !tooLong {
+func (s *Session) answerLine(line []byte, busy bool) (more bool) {
+	if busy {
+		s.out = append(s.out, Busy...)
+	} else if n, ok := ParseBytes(line); ok {
 		s.out = AppendResult(s.out, s.counter.addLocked(n))
 	} else {
 		s.out = append(s.out, Invalid...)

@@ -36,7 +36,7 @@ func (s *Server) serveIterative() error {
 // the server stops (err nil) or accept fails.
 func (s *Server) acceptBlocking() (fd int, peer unix.Sockaddr, err error) {
 	for {
-		fd, peer, err = sock.Accept(s.lfd, false)
+		fd, peer, err = accept(s.lfd, false)
 		switch {
 		case s.stopping.Load():
 			if err == nil {
@@ -59,51 +59,49 @@ func (s *Server) acceptBlocking() (fd int, peer unix.Sockaddr, err error) {
 // serveConn answers the lines of one connection with blocking reads and
 // writes until the client closes (or half-closes) it: read what came, send
 // the replies to every complete line, repeat. A last line without LF is
-// answered at the end. A client quiet for the idle time is closed: the
-// socket's SO_RCVTIMEO and SO_SNDTIMEO make read or send give up with
-// EAGAIN.
+// answered at the end of the stream, but not when the server stops: then
+// the read returns 0 because Stop shut the socket down for reading, and an
+// unfinished line is not a line. A connection that makes no progress for
+// the idle time gets the idle line, if no reply is half sent and the line
+// fits, and is closed.
 func (s *Server) serveConn(fd int) error {
 	setNoDelay(fd)
-	if s.cfg.Idle > 0 {
-		tv := unix.NsecToTimeval(s.cfg.Idle.Nanoseconds())
-		for _, opt := range []int{unix.SO_RCVTIMEO, unix.SO_SNDTIMEO} {
-			if err := sock.SetsockoptTimeval(fd, unix.SOL_SOCKET, opt, &tv); err != nil {
-				return err
-			}
-		}
-	}
-	err := s.answerConn(fd)
-	if errors.Is(err, unix.EAGAIN) { // the idle time passed
-		sock.Send(fd, s.idleLine())
-		return errIdle
-	}
-	return err
-}
-
-// errIdle says a connection was closed for being quiet too long.
-var errIdle = errors.New("idle too long")
-
-func (s *Server) answerConn(fd int) error {
-	sess := fetchadd.NewSession(&s.counter)
+	d := newDeadline(s.cfg.Idle)
+	sess := fetchadd.NewSession(&s.counter, s.budget)
+	defer sess.Close()
 	buf := make([]byte, readSize)
 	var out []byte
 	for {
-		n, err := sock.Read(fd, buf)
+		n, err := d.read(fd, buf)
 		if err != nil {
-			return err
+			return s.idleOr(fd, err)
 		}
-		if n == 0 { // end of stream
-			return sock.SendAll(fd, sess.Finish(out[:0]))
+		if n == 0 { // end of stream: the client's, or Stop's shutdown
+			if s.stopping.Load() {
+				return nil
+			}
+			_, err := d.sendAll(fd, sess.Finish(out[:0]))
+			return err
 		}
 		for in := buf[:n]; len(in) > 0; {
 			var used int
 			out, used = sess.Answer(out[:0], in, outLimit)
 			in = in[used:]
-			if len(out) > 0 {
-				if err := sock.SendAll(fd, out); err != nil {
-					return err
+			if sent, err := d.sendAll(fd, out); err != nil {
+				if sent > 0 && sent < len(out) {
+					return err // a reply half sent: no idle line in the middle of it
 				}
+				return s.idleOr(fd, err)
 			}
 		}
 	}
+}
+
+// idleOr sends the idle line if err says the idle time passed, and
+// returns err.
+func (s *Server) idleOr(fd int, err error) error {
+	if err == errIdle {
+		s.sendIdleLine(fd)
+	}
+	return err
 }

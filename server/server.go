@@ -28,14 +28,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultPort is the port of the echo server in the Python documentation's
-// socket example, which the lab starts from.
-const DefaultPort = 50007
-
-// DefaultAddr is where the server listens unless told otherwise: loopback
-// only, so a lab machine does not serve its whole network by surprise.
-const DefaultAddr = "127.0.0.1:50007"
-
 // Backlog is listen's backlog: how many connections the kernel completes
 // (three-way handshake and all) before an accept takes them. Linux caps it
 // at net.core.somaxconn.
@@ -85,6 +77,10 @@ type Config struct {
 	MaxConns int            // connections served at once; 0: the mode's default
 	Idle     time.Duration  // close a connection quiet this long; 0: never
 	Log      *log.Logger    // where connections are logged; nil: nowhere
+	Backlog  int            // listen's backlog; 0: the constant Backlog (the lab's lesson: 1)
+	// LineBudget bounds the bytes all connections together hold for
+	// unfinished lines (see fetchadd.Budget); 0: fetchadd.DefaultLineBudget.
+	LineBudget int
 }
 
 // DefaultIdle is how long a connection may stay quiet (nothing received,
@@ -101,10 +97,10 @@ const DefaultIdle = 5 * time.Minute
 const acceptPauseTime = 100 * time.Millisecond
 
 // ResolveAddr reads a listening address, "HOST:PORT" or "HOST" (port
-// DefaultPort). HOST may be a name, which resolves to its first IPv4
-// address if it has one, or an empty string, meaning 0.0.0.0.
+// fetchadd.DefaultPort). HOST may be a name, which resolves to its first
+// IPv4 address if it has one, or an empty string, meaning 0.0.0.0.
 func ResolveAddr(addr string) (netip.AddrPort, error) {
-	host, port, err := sock.SplitHostPort(addr, DefaultPort)
+	host, port, err := sock.SplitHostPort(addr, fetchadd.DefaultPort)
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
@@ -129,6 +125,7 @@ type Server struct {
 	addr     netip.AddrPort
 	counter  fetchadd.Counter
 	logger   *log.Logger
+	budget   *fetchadd.Budget // memory for unfinished lines, shared by all connections
 	stopping atomic.Bool
 	active   atomic.Int64 // connections being served
 
@@ -152,6 +149,12 @@ func CheckConfig(cfg Config) error {
 	}
 	if cfg.MaxConns < 0 {
 		return fmt.Errorf("-max-conns %d: want a positive number", cfg.MaxConns)
+	}
+	if cfg.LineBudget < 0 {
+		return fmt.Errorf("-line-budget %d: want a number of bytes (0: %d)", cfg.LineBudget, fetchadd.DefaultLineBudget)
+	}
+	if cfg.Backlog < 0 {
+		return fmt.Errorf("-backlog %d: want 1 or more (0: %d)", cfg.Backlog, Backlog)
 	}
 	if cfg.Mode == Threaded && cfg.MaxConns > MaxThreads {
 		return fmt.Errorf("-max-conns %d: the threaded mode holds a thread per connection; at most %d", cfg.MaxConns, MaxThreads)
@@ -180,7 +183,13 @@ func Listen(cfg Config) (*Server, error) {
 	case cfg.Mode == Event && cfg.Loops == 0:
 		cfg.Loops = runtime.NumCPU()
 	}
-	fd, addr, err := openListener(cfg.Addr)
+	if cfg.Backlog == 0 {
+		cfg.Backlog = Backlog
+	}
+	if cfg.LineBudget == 0 {
+		cfg.LineBudget = fetchadd.DefaultLineBudget
+	}
+	fd, addr, err := openListener(cfg.Addr, cfg.Backlog)
 	if err != nil {
 		return nil, err
 	}
@@ -188,12 +197,13 @@ func Listen(cfg Config) (*Server, error) {
 	if logger == nil {
 		logger = log.New(io.Discard, "", 0)
 	}
-	return &Server{cfg: cfg, lfd: fd, addr: addr, logger: logger, conns: make(map[int]bool)}, nil
+	return &Server{cfg: cfg, lfd: fd, addr: addr, logger: logger, conns: make(map[int]bool), budget: fetchadd.NewBudget(cfg.LineBudget)}, nil
 }
 
 // openListener makes a listening TCP socket bound to addr and returns it
 // with the address it got (the port the kernel chose, if addr's is 0).
-func openListener(addr netip.AddrPort) (int, netip.AddrPort, error) {
+// backlog is listen's: how many finished handshakes wait for accept.
+func openListener(addr netip.AddrPort, backlog int) (int, netip.AddrPort, error) {
 	fail := func(err error) (int, netip.AddrPort, error) {
 		return -1, netip.AddrPort{}, fmt.Errorf("listen on %s: %w", addr, err)
 	}
@@ -213,7 +223,7 @@ func openListener(addr netip.AddrPort) (int, netip.AddrPort, error) {
 		err = sock.Bind(fd, sock.Sockaddr(ip, int(addr.Port())))
 	}
 	if err == nil {
-		err = sock.Listen(fd, Backlog)
+		err = sock.Listen(fd, backlog)
 	}
 	var sa unix.Sockaddr
 	if err == nil {
@@ -255,22 +265,21 @@ func (s *Server) Serve() error {
 }
 
 // Stop makes Serve return: it stops accepting, lets each connection answer
-// the lines it has received, and closes them. Serve returns when they are
-// closed.
+// the complete lines it has received (an unfinished line is dropped), and
+// closes them. Serve returns when they are closed.
 func (s *Server) Stop() {
 	s.mu.Lock()
+	defer s.mu.Unlock() // held while waking loops: serveLoops closes their pipes under it
 	s.stopping.Store(true)
 	// The blocking modes. On Linux, shutdown on a listening socket wakes
 	// a blocked accept, which then fails with EINVAL; elsewhere it may
 	// not, and the process ends without waiting for accept to return.
 	sock.Shutdown(s.lfd, unix.SHUT_RDWR)
 	for fd := range s.conns {
-		// The blocked read returns 0, as if the client had half-closed.
+		// A blocked read (or poll) returns: what has arrived, then 0.
 		sock.Shutdown(fd, unix.SHUT_RD)
 	}
-	loops := s.loops
-	s.mu.Unlock()
-	for _, l := range loops {
+	for _, l := range s.loops {
 		l.wake()
 	}
 }
@@ -299,11 +308,22 @@ func (s *Server) closeTracked(fd int) {
 	s.active.Add(-1)
 }
 
-// idleLine is what a connection gets before the server closes it for
-// being quiet too long.
-func (s *Server) idleLine() []byte {
-	return []byte(fmt.Sprintf("%s idle for %v: closing%s", fetchadd.Invalid, s.cfg.Idle, fetchadd.CRLF))
+// sendIdleLine tells a connection that the server closes it for being
+// quiet too long, if the line fits in the socket buffer now: poll with
+// no wait says whether there is room, and the send does not wait either.
+// A connection that does not read gets no line rather than a blocked
+// server or half a line.
+func (s *Server) sendIdleLine(fd int) {
+	room := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	if n, err := sock.Poll(room, 0); n == 1 && err == nil && room[0].Revents == unix.POLLOUT {
+		line := fmt.Sprintf("%s idle for %v: closing%s", fetchadd.Invalid, s.cfg.Idle, fetchadd.CRLF)
+		sock.Send(fd, []byte(line), unix.MSG_DONTWAIT)
+	}
 }
+
+// accept is sock.Accept; a test replaces it to make accept fail as the
+// kernel seldom does on demand (ECONNABORTED).
+var accept = sock.Accept
 
 // outOfFds says whether accept failed for want of descriptors.
 func outOfFds(err error) bool {
@@ -317,7 +337,7 @@ func (s *Server) full(fd int, peer unix.Sockaddr) bool {
 	if s.active.Load() < int64(s.cfg.MaxConns) {
 		return false
 	}
-	sock.Send(fd, []byte(fmt.Sprintf("%s server busy: %d connections, its limit; try again later%s", fetchadd.Invalid, s.cfg.MaxConns, fetchadd.CRLF)))
+	sock.Send(fd, []byte(fmt.Sprintf("%s server busy: %d connections, its limit; try again later%s", fetchadd.Invalid, s.cfg.MaxConns, fetchadd.CRLF)), unix.MSG_DONTWAIT)
 	sock.Close(fd)
 	s.logger.Printf("refused %s: %d connections, the limit", sock.String(peer), s.cfg.MaxConns)
 	return true

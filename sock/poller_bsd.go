@@ -18,7 +18,7 @@ type kqueue struct {
 func NewEventPoller() (Poller, error) {
 	fd, err := unix.Kqueue()
 	if tracer != nil {
-		tracer.trace(tracer.tid(), "kqueue", fd, err, "")
+		tracer.kqueue(tracer.tid(), fd, err)
 	}
 	if err != nil {
 		return nil, wrap("kqueue", err)
@@ -34,7 +34,7 @@ func (p *kqueue) change(fd int, readFlags, writeFlags int) error {
 	unix.SetKevent(&ch[1], fd, unix.EVFILT_WRITE, writeFlags)
 	err := retry(func() error { _, err := unix.Kevent(p.fd, ch[:], nil, nil); return err })
 	if tracer != nil {
-		tracer.traceKevent(tracer.tid(), p.fd, ch[:], nil, 0, 0, -1, err)
+		tracer.kevent(tracer.tid(), p.fd, ch[:], nil, 0, 0, -1, err)
 	}
 	return wrap("kevent", err)
 }
@@ -66,7 +66,7 @@ func (p *kqueue) Wait(timeout int) ([]Event, error) {
 	}
 	n, err := unix.Kevent(p.fd, nil, p.ready[:], ts)
 	if tracer != nil {
-		tracer.traceKevent(tracer.tid(), p.fd, nil, p.ready[:], len(p.ready), n, timeout, err)
+		tracer.kevent(tracer.tid(), p.fd, nil, p.ready[:], len(p.ready), n, timeout, err)
 	}
 	if err == unix.EINTR {
 		return p.events[:0], nil

@@ -14,7 +14,7 @@ type epoll struct {
 func NewEventPoller() (Poller, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if tracer != nil {
-		tracer.trace(tracer.tid(), "epoll_create1", fd, err, "EPOLL_CLOEXEC")
+		tracer.epollCreate1(tracer.tid(), fd, err)
 	}
 	if err != nil {
 		return nil, wrap("epoll_create1", err)
@@ -37,7 +37,7 @@ func (p *epoll) ctl(op, fd int, mask uint32) error {
 	ev := unix.EpollEvent{Events: mask, Fd: int32(fd)}
 	err := retry(func() error { return unix.EpollCtl(p.fd, op, fd, &ev) })
 	if tracer != nil {
-		tracer.traceEpollCtl(tracer.tid(), p.fd, op, fd, &ev, err)
+		tracer.epollCtl(tracer.tid(), p.fd, op, fd, &ev, err)
 	}
 	return wrap("epoll_ctl", err)
 }
@@ -57,7 +57,7 @@ func (p *epoll) Remove(fd int) error {
 func (p *epoll) Wait(timeout int) ([]Event, error) {
 	n, err := unix.EpollWait(p.fd, p.ready[:], timeout)
 	if tracer != nil {
-		tracer.traceEpollWait(tracer.tid(), p.fd, p.ready[:], n, timeout, err)
+		tracer.epollWait(tracer.tid(), p.fd, p.ready[:], n, timeout, err)
 	}
 	if err == unix.EINTR {
 		return p.events[:0], nil

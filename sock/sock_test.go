@@ -83,7 +83,7 @@ func TestSendToClosedPeer(t *testing.T) {
 	}
 	defer Close(fds[0])
 	Close(fds[1])
-	if _, err := Send(fds[0], []byte("x")); !errors.Is(err, unix.EPIPE) {
+	if _, err := Send(fds[0], []byte("x"), 0); !errors.Is(err, unix.EPIPE) {
 		t.Fatalf("send to a closed peer: %v, want EPIPE", err)
 	}
 }
@@ -124,7 +124,7 @@ func TestPollers(t *testing.T) {
 			if evs, _ := p.Wait(0); len(evs) != 0 {
 				t.Fatalf("events %v with nothing to read", evs)
 			}
-			Send(b, []byte("hi"))
+			Send(b, []byte("hi"), 0)
 			for i := 0; i < 2; i++ { // level-triggered: reported until read
 				evs, err := p.Wait(1000)
 				if ev, ok := find(evs, a); err != nil || !ok || !ev.Read || ev.Write {

@@ -38,9 +38,6 @@ func EnableTrace(w io.Writer, strsize int, tids bool) {
 	tracer = &traceWriter{w: w, strsize: strsize, tids: tids}
 }
 
-// Tracing says whether EnableTrace was called.
-func Tracing() bool { return tracer != nil }
-
 // tid is the calling thread's id if lines show it, else 0. Callers pass
 // it as the first argument, so that it is read before the arguments are
 // formatted: formatting can let the goroutine move to another thread.
@@ -149,6 +146,13 @@ func sockaddrString(sa unix.Sockaddr) (string, int) {
 	return fmt.Sprintf("%v", sa), 0
 }
 
+// addrOut is an address the kernel filled in, with its length:
+// "{sa_family=AF_INET, ...}, [112 => 16]".
+func addrOut(sa unix.Sockaddr) string {
+	addr, n := sockaddrString(sa)
+	return fmt.Sprintf("%s, [%d => %d]", addr, unix.SizeofSockaddrAny, n)
+}
+
 // flagNames writes v as strace does: NAME|NAME, any unnamed rest in hex.
 func flagNames(v int, names []flagName) string {
 	var parts []string
@@ -184,11 +188,12 @@ var (
 	levelNames  = []flagName{{unix.SOL_SOCKET, "SOL_SOCKET"}, {unix.IPPROTO_TCP, "SOL_TCP"}, {unix.IPPROTO_IPV6, "SOL_IPV6"}}
 	howNames    = []flagName{{unix.SHUT_RD, "SHUT_RD"}, {unix.SHUT_WR, "SHUT_WR"}, {unix.SHUT_RDWR, "SHUT_RDWR"}}
 	optNames    = map[int][]flagName{
-		unix.SOL_SOCKET:   {{unix.SO_REUSEADDR, "SO_REUSEADDR"}, {unix.SO_ERROR, "SO_ERROR"}, {unix.SO_LINGER, "SO_LINGER"}, {unix.SO_RCVBUF, "SO_RCVBUF"}, {unix.SO_SNDBUF, "SO_SNDBUF"}, {unix.SO_RCVTIMEO, "SO_RCVTIMEO_OLD"}, {unix.SO_SNDTIMEO, "SO_SNDTIMEO_OLD"}},
+		unix.SOL_SOCKET:   {{unix.SO_REUSEADDR, "SO_REUSEADDR"}, {unix.SO_ERROR, "SO_ERROR"}, {unix.SO_LINGER, "SO_LINGER"}, {unix.SO_RCVBUF, "SO_RCVBUF"}, {unix.SO_SNDBUF, "SO_SNDBUF"}},
 		unix.IPPROTO_TCP:  {{unix.TCP_NODELAY, "TCP_NODELAY"}},
 		unix.IPPROTO_IPV6: {{unix.IPV6_V6ONLY, "IPV6_V6ONLY"}},
 	}
 	pollNames = []flagName{{unix.POLLIN, "POLLIN"}, {unix.POLLOUT, "POLLOUT"}, {unix.POLLERR, "POLLERR"}, {unix.POLLHUP, "POLLHUP"}, {unix.POLLNVAL, "POLLNVAL"}}
+	msgNames  = []flagName{{unix.MSG_DONTWAIT, "MSG_DONTWAIT"}, {unix.MSG_NOSIGNAL, "MSG_NOSIGNAL"}}
 	openNames = []flagName{{unix.O_RDWR, "O_RDWR"}, {unix.O_WRONLY, "O_WRONLY"}, {unix.O_NONBLOCK, "O_NONBLOCK"}}
 )
 
@@ -202,21 +207,6 @@ func protoString(domain, proto int) string {
 		return "IPPROTO_IP"
 	}
 	return strconv.Itoa(proto)
-}
-
-// tracePoll traces poll or ppoll as strace does: the pollfds given (in),
-// and after the result the ones that came back with events, or
-// "(Timeout)".
-func (t *traceWriter) tracePoll(tid int, in string, fds []unix.PollFd, timeout, n int, err error) {
-	args := pollArgs(in, len(fds), timeout)
-	switch {
-	case err != nil:
-		t.trace(tid, pollCall, n, err, args)
-	case n == 0:
-		t.traceResult(tid, pollCall, args, "0 (Timeout)")
-	default:
-		t.traceResult(tid, pollCall, args, fmt.Sprintf("%d (%s)", n, pollfdsString(fds, true)))
-	}
 }
 
 func pollfdsString(fds []unix.PollFd, revents bool) string {

@@ -9,8 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pollCall is the system call x/sys makes for unix.Poll on BSD and macOS.
-const pollCall = "poll"
+// pipeArgs are pipe's arguments after the descriptors: none.
+const pipeArgs = ""
 
 // pollArgs are poll's arguments: the pollfds, how many, the timeout.
 func pollArgs(in string, nfds, timeout int) string {
@@ -31,8 +31,13 @@ func keventsString(evs []unix.Kevent_t) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-// traceKevent traces kevent(kq, changes, nchanges, events, nevents, timeout).
-func (t *traceWriter) traceKevent(tid int, kq int, changes, events []unix.Kevent_t, nevents, n, timeout int, err error) {
+// kqueue traces kqueue.
+func (t *traceWriter) kqueue(tid, kq int, err error) {
+	t.trace(tid, "kqueue", kq, err, "")
+}
+
+// kevent traces kevent(kq, changes, nchanges, events, nevents, timeout).
+func (t *traceWriter) kevent(tid int, kq int, changes, events []unix.Kevent_t, nevents, n, timeout int, err error) {
 	ch, ev := "NULL", "NULL"
 	if len(changes) > 0 {
 		ch = keventsString(changes)

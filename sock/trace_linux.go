@@ -8,8 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pollCall is the system call x/sys makes for unix.Poll on Linux.
-const pollCall = "ppoll"
+// pipeArgs are pipe2's arguments after the descriptors: its flags.
+const pipeArgs = ", O_NONBLOCK|O_CLOEXEC"
 
 // pollArgs are ppoll's arguments as strace writes them: the pollfds, how
 // many, the timeout (NULL: none), and no signal mask.
@@ -36,7 +36,14 @@ func epollEventString(ev *unix.EpollEvent) string {
 	return fmt.Sprintf("{events=%s, data={u32=%d, u64=%d}}", events, uint32(ev.Fd), u64)
 }
 
-func (t *traceWriter) traceEpollCtl(tid int, epfd, op, fd int, ev *unix.EpollEvent, err error) {
+// epollCreate1 traces epoll_create1.
+func (t *traceWriter) epollCreate1(tid, epfd int, err error) {
+	t.trace(tid, "epoll_create1", epfd, err, "EPOLL_CLOEXEC")
+}
+
+// epollCtl traces epoll_ctl: the operation, and the event but for a
+// delete.
+func (t *traceWriter) epollCtl(tid int, epfd, op, fd int, ev *unix.EpollEvent, err error) {
 	ops := []flagName{{unix.EPOLL_CTL_ADD, "EPOLL_CTL_ADD"}, {unix.EPOLL_CTL_MOD, "EPOLL_CTL_MOD"}, {unix.EPOLL_CTL_DEL, "EPOLL_CTL_DEL"}}
 	arg := epollEventString(ev)
 	if op == unix.EPOLL_CTL_DEL {
@@ -45,7 +52,9 @@ func (t *traceWriter) traceEpollCtl(tid int, epfd, op, fd int, ev *unix.EpollEve
 	t.trace(tid, "epoll_ctl", 0, err, fmt.Sprintf("%d, %s, %d, %s", epfd, name(op, ops), fd, arg))
 }
 
-func (t *traceWriter) traceEpollWait(tid int, epfd int, ready []unix.EpollEvent, n, timeout int, err error) {
+// epollWait traces epoll_wait or epoll_pwait: the events that came back,
+// or the buffer's address if the call failed.
+func (t *traceWriter) epollWait(tid int, epfd int, ready []unix.EpollEvent, n, timeout int, err error) {
 	var evs []string
 	for i := 0; i < n; i++ {
 		evs = append(evs, epollEventString(&ready[i]))

@@ -1,0 +1,15 @@
+package bench
+
+import (
+	"fetchadd/client"
+	"fetchadd/sock"
+)
+
+// The two calls by which the load generator opens descriptors: a
+// connection to the server, and a worker's poller (epoll or kqueue). They
+// are variables so that a test can make any one of them fail and check
+// that Run closes every descriptor the others opened.
+var (
+	dial      = client.Dial
+	newPoller = sock.NewEventPoller
+)

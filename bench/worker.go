@@ -1,0 +1,219 @@
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"fetchadd/sock"
+
+	"golang.org/x/sys/unix"
+)
+
+// worker is one event loop of the load generator: a poller and the
+// connections it watches, each a batch of requests in flight.
+type worker struct {
+	l       *load
+	poller  sock.Poller
+	conns   map[int]*conn
+	replies atomic.Int64
+	errors  atomic.Int64
+
+	base    int64    // the counter before the run
+	seen    []uint64 // bit v-base: some reply said v
+	dups    int64    // replies whose value this worker had seen already
+	outside int64    // replies below base or far above it
+	latency Histogram
+}
+
+// conn is one connection of a worker.
+type conn struct {
+	fd          int
+	out         []byte // requests not yet sent
+	writing     bool   // the poller watches for writing
+	outstanding int    // replies still to come for the last batch
+	sent        time.Time
+	in          []byte // reply bytes read, not yet parsed
+}
+
+// startWorkers makes n workers, each with its poller, and deals the conns
+// connections out among them in turn. If any step fails, it closes every
+// poller and connection it made.
+func (l *load) startWorkers(n, conns int) ([]*worker, error) {
+	workers := make([]*worker, 0, n)
+	for i := 0; i < n; i++ {
+		p, err := newPoller()
+		if err != nil {
+			closeWorkers(workers)
+			return nil, err
+		}
+		workers = append(workers, &worker{l: l, poller: p, conns: make(map[int]*conn), base: l.base})
+	}
+	for i := 0; i < conns; i++ {
+		if err := workers[i%n].connect(); err != nil {
+			closeWorkers(workers)
+			return nil, err
+		}
+	}
+	return workers, nil
+}
+
+// closeWorkers closes the workers' connections and pollers.
+func closeWorkers(workers []*worker) {
+	for _, w := range workers {
+		w.close()
+	}
+}
+
+// connect opens a connection to the server, non-blocking, watched for
+// reading.
+func (w *worker) connect() error {
+	fd, err := dial(w.l.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	if err := sock.SetNonblock(fd); err != nil {
+		sock.Close(fd)
+		return err
+	}
+	if err := w.poller.Add(fd, true, false); err != nil {
+		sock.Close(fd)
+		return err
+	}
+	w.conns[fd] = &conn{fd: fd}
+	return nil
+}
+
+// close closes the worker's connections and its poller.
+func (w *worker) close() {
+	for fd := range w.conns {
+		sock.Close(fd)
+	}
+	w.poller.Close()
+}
+
+// run is the event loop: it sends each connection's first batch, then
+// waits for replies and sends the next batch when a batch's replies are
+// all in, until every connection has been closed. It closes the poller,
+// and any connection still open, before it returns.
+func (w *worker) run() error {
+	defer w.close()
+	for _, c := range w.conns {
+		w.next(c)
+	}
+	buf := make([]byte, 64<<10)
+	for len(w.conns) > 0 {
+		events, err := w.poller.Wait(-1)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		for _, ev := range events {
+			c := w.conns[ev.Fd]
+			if c == nil {
+				continue // closed in this batch
+			}
+			if ev.Write && len(c.out) > 0 {
+				w.send(c)
+			}
+			if ev.Read && w.conns[ev.Fd] != nil {
+				w.receive(c, buf, now)
+			}
+		}
+	}
+	return nil
+}
+
+// next sends the connection's next batch, or closes it when the run is
+// over.
+func (w *worker) next(c *conn) {
+	n := w.l.take()
+	if n == 0 {
+		w.drop(c)
+		return
+	}
+	c.outstanding = n
+	c.out = w.l.batch[:n*w.l.requestLen]
+	c.sent = time.Now()
+	w.send(c)
+}
+
+// send writes what it can of the batch; the poller says when to write the
+// rest.
+func (w *worker) send(c *conn) {
+	n, err := sock.Send(c.fd, c.out, 0)
+	if err != nil && !errors.Is(err, unix.EAGAIN) {
+		w.fail(c)
+		return
+	}
+	c.out = c.out[n:]
+	if writing := len(c.out) > 0; writing != c.writing {
+		c.writing = writing
+		w.poller.Modify(c.fd, true, writing)
+	}
+}
+
+// receive reads replies, checks and counts each whole one, and sends the
+// next batch once the last batch's replies are all in.
+func (w *worker) receive(c *conn, buf []byte, now time.Time) {
+	n, err := sock.Read(c.fd, buf)
+	if errors.Is(err, unix.EAGAIN) {
+		return
+	}
+	if err != nil || n == 0 {
+		w.fail(c)
+		return
+	}
+	data := buf[:n]
+	if len(c.in) > 0 { // the start of a reply came with the last read
+		c.in = append(c.in, data...)
+		data = c.in
+	}
+	proto := w.l.cfg.Proto
+	got := 0
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		line := data[:i+1]
+		data = data[i+1:]
+		if c.outstanding == 0 {
+			w.errors.Add(1) // a reply to nothing we sent
+			continue
+		}
+		c.outstanding--
+		if v, ok := proto.Reply(line, 1); ok {
+			w.mark(v)
+			got++
+		} else {
+			w.errors.Add(1)
+		}
+	}
+	c.in = append(c.in[:0], data...) // a partial reply, for the next read
+	if got > 0 {
+		w.replies.Add(int64(got))
+		w.latency.Record(uint64(max(now.Sub(c.sent).Microseconds(), 0)), got)
+	}
+	if len(c.in) > 1<<20 {
+		w.fail(c) // no reply is this long
+		return
+	}
+	if c.outstanding == 0 {
+		w.next(c)
+	}
+}
+
+// fail ends a connection that broke: its missing replies are errors.
+func (w *worker) fail(c *conn) {
+	w.errors.Add(int64(max(c.outstanding, 1)))
+	w.drop(c)
+}
+
+// drop stops watching a connection and closes it.
+func (w *worker) drop(c *conn) {
+	w.poller.Remove(c.fd)
+	sock.Close(c.fd)
+	delete(w.conns, c.fd)
+}

@@ -1,0 +1,184 @@
+package server
+
+import (
+	"errors"
+	"time"
+
+	"fetchadd/fetchadd"
+	"fetchadd/sock"
+
+	"golang.org/x/sys/unix"
+)
+
+// conn is one connection of a loop. An idle one holds no buffers: the
+// loop's read buffer and reply buffer serve all, and a connection keeps
+// only what it could not send yet (out) or could not answer yet (in).
+type conn struct {
+	fd      int
+	peer    unix.Sockaddr
+	sess    fetchadd.Session
+	out     []byte    // replies not yet sent
+	in      []byte    // bytes received but not answered while out was full
+	reading bool      // the poller watches for reading
+	writing bool      // the poller watches for writing
+	eof     bool      // the client has closed its side (or the server stops)
+	dead    bool      // to be closed at the end of the batch; ignore its events
+	active  time.Time // when it last received or sent bytes
+	err     error     // why it was killed; nil: it ended normally
+}
+
+// handle acts on one event of a connection.
+func (l *loop) handle(ev sock.Event) {
+	c := l.conns[ev.Fd]
+	if c == nil || c.dead {
+		return // an event for a connection closed in this batch
+	}
+	if ev.Write && c.writing {
+		l.flush(c)
+	}
+	if ev.Read && c.reading && !c.dead {
+		l.receive(c)
+	}
+	l.progress(c)
+}
+
+// receive does one read: the poller reports the descriptor again if more
+// is waiting, and one read per turn keeps the loop fair. It says whether
+// it got any bytes.
+func (l *loop) receive(c *conn) bool {
+	n, err := sock.Read(c.fd, l.buf)
+	switch {
+	case errors.Is(err, unix.EAGAIN):
+	case err != nil:
+		l.kill(c, err)
+	case n == 0:
+		c.eof = true
+	default:
+		c.active = l.now
+		l.answer(c, l.buf[:n])
+		return true
+	}
+	return false
+}
+
+// answer answers the lines in data, sending the replies as it goes. What
+// it cannot answer, because replies are waiting that the client does not
+// read, it keeps in c.in; the connection stops reading until they are
+// sent, so a client that sends without reading holds at most outLimit of
+// replies and one read's worth of requests.
+func (l *loop) answer(c *conn, data []byte) {
+	for len(data) > 0 && !c.dead {
+		if len(c.out) >= outLimit {
+			c.in = append(c.in, data...)
+			return
+		}
+		var used int
+		if len(c.out) > 0 {
+			c.out, used = c.sess.Answer(c.out, data, outLimit)
+			l.flush(c)
+		} else {
+			var out []byte
+			out, used = c.sess.Answer(l.scratch[:0], data, outLimit)
+			l.scratch = out[:0]
+			l.sendNew(c, out)
+		}
+		data = data[used:]
+	}
+}
+
+// sendNew sends what the socket takes of new replies, built in the loop's
+// scratch buffer; the rest waits in c.out, which is empty.
+func (l *loop) sendNew(c *conn, out []byte) {
+	if n, ok := l.send(c, out); ok && n < len(out) {
+		c.out = append([]byte(nil), out[n:]...)
+	}
+}
+
+// flush sends what the socket takes of the replies waiting in c.out.
+func (l *loop) flush(c *conn) {
+	if n, ok := l.send(c, c.out); ok {
+		if n == len(c.out) {
+			c.out = nil
+		} else {
+			c.out = c.out[:copy(c.out, c.out[n:])]
+		}
+	}
+}
+
+// send is one send(2) of out: it says how much the socket took, and
+// false if the connection broke.
+func (l *loop) send(c *conn, out []byte) (int, bool) {
+	if len(out) == 0 {
+		return 0, true
+	}
+	n, err := sock.Send(c.fd, out, 0)
+	if err != nil && !errors.Is(err, unix.EAGAIN) {
+		l.kill(c, err)
+		return 0, false
+	}
+	if n > 0 {
+		c.active = l.now
+	}
+	return n, true
+}
+
+// progress moves a connection on after an event: answer held requests if
+// there is room, answer the last line at the end of the stream, close when
+// all is said, and watch for what it needs next.
+func (l *loop) progress(c *conn) {
+	if c.dead {
+		return
+	}
+	if len(c.in) > 0 && len(c.out) < outLimit {
+		in := c.in
+		c.in = nil
+		l.answer(c, in)
+	}
+	if c.eof && len(c.in) == 0 && len(c.out) < outLimit {
+		out := c.sess.Finish(nil)
+		if len(c.out) > 0 {
+			c.out = append(c.out, out...)
+			out = nil
+		}
+		l.sendNew(c, out)
+		if !c.dead && len(c.out) == 0 {
+			l.kill(c, nil) // everything answered and sent
+			return
+		}
+	}
+	if c.dead {
+		return
+	}
+	reading := !c.eof && len(c.in) == 0 && len(c.out) < outLimit
+	writing := len(c.out) > 0
+	if reading != c.reading || writing != c.writing {
+		c.reading, c.writing = reading, writing
+		if err := l.poller.Modify(c.fd, reading, writing); err != nil {
+			l.kill(c, err)
+		}
+	}
+}
+
+// kill marks a connection for closing at the end of the batch, so that no
+// later event in the batch can meet a new connection that has been given
+// the same descriptor number.
+func (l *loop) kill(c *conn, err error) {
+	if c.dead {
+		return
+	}
+	c.dead, c.err = true, err
+	l.closing = append(l.closing, c)
+}
+
+func (l *loop) closeDead() {
+	for _, c := range l.closing {
+		c.sess.Close() // gives back what it held of an unfinished line
+		l.poller.Remove(c.fd)
+		sock.Close(c.fd)
+		delete(l.conns, c.fd)
+		l.srv.active.Add(-1)
+		l.srv.logConnEnd(c.fd, c.peer, c.err)
+	}
+	clear(l.closing)
+	l.closing = l.closing[:0]
+}

@@ -1,0 +1,112 @@
+package server
+
+import (
+	"errors"
+	"time"
+
+	"fetchadd/fetchadd"
+	"fetchadd/sock"
+
+	"golang.org/x/sys/unix"
+)
+
+// The event mode runs several loops, one per CPU. Loop 0 accepts every
+// connection and hands them out in turn, each to the next loop. That
+// balances exactly on every OS: Linux could spread connections over
+// several listening sockets with SO_REUSEPORT, but it balances by a hash
+// of the addresses, and macOS's SO_REUSEPORT does not balance at all.
+// Handing a connection over costs a byte written to the other loop's wake
+// pipe, once per connection.
+
+// accepted is a connection loop 0 has accepted, on its way to the loop
+// that serves it.
+type accepted struct {
+	fd   int
+	peer unix.Sockaddr
+}
+
+// acceptAll takes every connection waiting in the backlog (loop 0).
+func (l *loop) acceptAll() {
+	s := l.srv
+	for !s.stopping.Load() {
+		fd, peer, err := accept(s.lfd, true)
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.EAGAIN):
+			return
+		case outOfFds(err):
+			s.logger.Printf("%v; not accepting for %v", err, acceptPauseTime)
+			l.acceptPause = time.Now().Add(acceptPauseTime)
+			l.poller.Modify(s.lfd, false, false)
+			return
+		case errors.Is(err, unix.ECONNABORTED):
+			continue // the client left before accept took it
+		default:
+			s.logger.Printf("%v", err)
+			return
+		}
+		if s.full(fd, peer) {
+			continue
+		}
+		s.active.Add(1)
+		target := s.loops[l.next]
+		l.next = (l.next + 1) % len(s.loops)
+		if target == l {
+			l.register(accepted{fd, peer})
+		} else {
+			target.handOver(accepted{fd, peer})
+		}
+	}
+}
+
+// handOver gives a connection accepted by loop 0 to loop l, and wakes it.
+// A loop that has stopped takes nothing: the connection is closed.
+func (l *loop) handOver(a accepted) {
+	l.mu.Lock()
+	stopped := l.stopped
+	if !stopped {
+		l.inbox = append(l.inbox, a)
+	}
+	l.mu.Unlock()
+	if stopped {
+		sock.Close(a.fd)
+		l.srv.active.Add(-1)
+		return
+	}
+	l.wake()
+}
+
+// drainWake empties the wake pipe and takes the connections handed over.
+func (l *loop) drainWake() {
+	var b [64]byte
+	for {
+		if n, err := sock.Read(l.wakeR, b[:]); err != nil || n < len(b) {
+			break
+		}
+	}
+	l.mu.Lock()
+	inbox := l.inbox
+	l.inbox = nil
+	l.mu.Unlock()
+	for _, a := range inbox {
+		l.register(a)
+	}
+}
+
+// register starts serving a connection in this loop.
+func (l *loop) register(a accepted) {
+	setNoDelay(a.fd)
+	c := &conn{fd: a.fd, peer: a.peer, reading: true, active: time.Now()}
+	if l.nextSweep.IsZero() {
+		l.nextSweep = c.active.Add(max(l.srv.cfg.Idle/sweepEvery, time.Millisecond))
+	}
+	c.sess = *fetchadd.NewSession(&l.srv.counter, l.srv.budget)
+	if err := l.poller.Add(a.fd, true, false); err != nil {
+		sock.Close(a.fd)
+		l.srv.active.Add(-1)
+		l.srv.logger.Printf("fd %d: %v", a.fd, err)
+		return
+	}
+	l.conns[a.fd] = c
+	l.srv.logger.Printf("fd %d: connection from %s (loop %d)", a.fd, sock.String(a.peer), l.id)
+}

@@ -1,0 +1,52 @@
+// Package sock is a thin layer over the Berkeley sockets system calls, one
+// function per call, named after it, so that each line of a server reads
+// like the C listing beside it:
+//
+//	C                          Go (this package)
+//	socket(AF_INET, ...)       sock.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+//	setsockopt(...)            sock.SetsockoptInt(fd, level, opt, value)
+//	getsockopt(...)            sock.GetsockoptInt(fd, level, opt)
+//	bind(fd, &addr, len)       sock.Bind(fd, sa)
+//	listen(fd, backlog)        sock.Listen(fd, backlog)
+//	accept(fd, &addr, &len)    sock.Accept(fd, false)
+//	connect(fd, &addr, len)    sock.Connect(fd, sa)
+//	getsockname(fd, ...)       sock.Getsockname(fd)
+//	read(fd, buf, n)           sock.Read(fd, buf)
+//	send(fd, buf, n, flags)    sock.Send(fd, buf, flags), sock.SendAll(fd, buf)
+//	write(fd, buf, n)          sock.Write(fd, buf)
+//	shutdown(fd, how)          sock.Shutdown(fd, how)
+//	close(fd)                  sock.Close(fd)
+//	fcntl(fd, F_SETFL, ...)    sock.SetNonblock(fd)
+//	poll(fds, nfds, timeout)   sock.Poll(fds, timeout)
+//	pipe(fds)                  sock.Pipe()
+//
+// The files follow the listing: connection.go holds the calls that make
+// a connection (socket to getsockname), io.go the calls on one (read to
+// close, then fcntl and poll), pipe.go the pipe; conventions.go the
+// conventions below, addr.go addresses, poller*.go the pollers of an
+// event loop, trace*.go the -trace output. Where the systems differ, the
+// wrapper is written once and makes the call through a small unexported
+// function of the call's name, in a file per system:
+// syscall_accept4.go on Linux and FreeBSD (socket, accept4 and sendto,
+// with flags), syscall_darwin.go on macOS (socket, accept, write or
+// sendmsg, then fcntl and setsockopt in place of the flags),
+// syscall_linux.go on Linux (pipe2, ppoll) and syscall_bsd.go on macOS
+// and FreeBSD (pipe, poll).
+//
+// Every function makes the one system call its name says (and, where an OS
+// lacks a flag, the fcntl or setsockopt that stands in for it). What C code
+// leaves to the caller is done here, once:
+//
+//   - An error names the call that failed, as "bind: address already in
+//     use" (os.NewSyscallError), so callers can add what they were doing.
+//   - EINTR is retried. The Go runtime sends its threads signals (SIGURG for
+//     preemption) and a blocking call can come back interrupted. close is
+//     the exception: the descriptor is gone even when close says EINTR.
+//   - An interrupted connect is never issued again: the kernel goes on with
+//     the handshake, and Connect waits for it and reads SO_ERROR.
+//   - Descriptors are close-on-exec, and writing to a peer that has gone
+//     returns EPIPE instead of raising SIGPIPE (MSG_NOSIGNAL on Linux and
+//     FreeBSD, SO_NOSIGPIPE on macOS).
+//
+// Descriptors are plain ints, as in C. Nothing here uses package net.
+package sock
