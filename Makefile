@@ -1,5 +1,6 @@
 # fetchadd: the fetch-and-add lab on the Berkeley sockets calls.
 # make build | run | test | lint | cross | bench | compare | strace | fuzz | clean
+# make peers | side-by-side: the lab in C and Python beside the Go (lecture/)
 
 GO      ?= go
 BIN     ?= bin/fetchadd
@@ -7,7 +8,7 @@ ADDR    ?= 127.0.0.1:50007
 FUZZTIME ?= 10s
 STATICCHECK_VERSION = v0.8.2
 
-.PHONY: build run test lint cross bench compare strace fuzz clean
+.PHONY: build run test lint cross bench compare strace fuzz clean peers side-by-side
 
 build:
 	$(GO) build -o $(BIN) .
@@ -16,11 +17,16 @@ build:
 run: build
 	$(BIN) serve -addr $(ADDR)
 
-# Every test, under the race detector; then -trace against strace (Linux),
-# which runs without it (see trace_test.go).
+# Every test, under the race detector; then, without it, -trace against
+# strace (Linux; see trace_test.go) and the tests that measure the
+# server's memory, whose figures the race detector's own memory swamps.
+# The peers' tests (lecture/ in C and Python: lecture_test.go,
+# scripts/sidebyside) are part of go test ./...; they build the peers
+# themselves, and skip, naming it, when cc, python3 or strace is missing
+# (.ci/run installs them).
 test:
 	$(GO) test -race -count=1 ./...
-	$(GO) test -count=1 -run TestTraceMatchesStrace .
+	$(GO) test -count=1 -run 'TestTraceMatchesStrace|TestSoak|TestUnfinishedLines|TestBadInput' .
 
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt wants to change:"; gofmt -l .; exit 1; }
@@ -58,6 +64,31 @@ fuzz:
 	@for target in FuzzParseBytes FuzzParseText FuzzFramer; do \
 		$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) ./fetchadd || exit 1; \
 	done
+
+# The lab in the lecture's languages (lecture/), run the same way: a server
+# takes [HOST] PORT (HOST 127.0.0.1; port 0: any free port, which it says),
+# a client HOST PORT and numbers on stdin. The Python ones are wrappers.
+PEER_CFLAGS = -Wall -Wextra -O2
+PEERS = bin/peer-c-server bin/peer-c-client bin/peer-python-server bin/peer-python-client bin/peer-python-threaded-server
+PYWRAP = @mkdir -p bin && printf '\#!/bin/sh\n\# make peers: runs %s\nexec python3 "$$(dirname "$$0")/../%s" "$$@"\n' $< $< >$@ && chmod +x $@ && echo "$@: python3 $<"
+
+peers: $(PEERS)
+
+bin/peer-c-%: lecture/c/%.c
+	@mkdir -p bin
+	$(CC) $(PEER_CFLAGS) -o $@ $<
+
+bin/peer-python-server: lecture/python/server.py
+	$(PYWRAP)
+bin/peer-python-client: lecture/python/client.py
+	$(PYWRAP)
+bin/peer-python-threaded-server: lecture/python/threaded_server.py
+	$(PYWRAP)
+
+# The handout's inputs sent to the C, Python and Go iterative servers under
+# strace, their socket calls side by side, and a legend of the differences.
+side-by-side: build peers
+	$(GO) run ./scripts/sidebyside
 
 clean:
 	rm -rf bin

@@ -11,11 +11,17 @@ import (
 
 // deadline is how the blocking modes close a connection that makes no
 // progress for the idle time: one deadline per connection, the time of
-// its last progress (bytes received or sent) plus the idle time. Each
-// wait for the socket is a poll(2) bounded by the time left, as in UNP
-// §14.2, never a per-call timeout (SO_RCVTIMEO, SO_SNDTIMEO), which would
-// start again at every call and every partial send. With no idle time
-// the deadline never passes.
+// its last progress (bytes received or sent) plus the idle time.
+//
+// A read waits in the plain blocking read(2), with SO_RCVTIMEO set to the
+// idle time once for the connection: the server reads only when every
+// reply has gone, so the read starts at the last progress, and a timeout
+// that starts again with each read is the deadline. A send is another
+// matter: a send that takes part of a reply and then waits would start a
+// per-call timeout (SO_SNDTIMEO) again at every partial send, so sends
+// take what fits now (MSG_DONTWAIT) and poll(2) waits for room no longer
+// than the time left, as in UNP §14.2. With no idle time the deadline
+// never passes.
 type deadline struct {
 	idle time.Duration
 	at   time.Time
@@ -25,10 +31,18 @@ type deadline struct {
 // errIdle says a connection was closed for being quiet too long.
 var errIdle = errors.New("idle too long")
 
-func newDeadline(idle time.Duration) *deadline {
+// newDeadline starts the deadline of connection fd, and sets its read
+// timeout.
+func newDeadline(fd int, idle time.Duration) (*deadline, error) {
 	d := &deadline{idle: idle}
 	d.progress()
-	return d
+	if idle > 0 {
+		tv := unix.NsecToTimeval(idle.Nanoseconds())
+		if err := sock.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }
 
 // progress moves the deadline: bytes went in or out just now.
@@ -61,16 +75,14 @@ func (d *deadline) wait(fd int, events int16) error {
 	}
 }
 
-// read is sock.Read, waiting no longer than the deadline. Without an idle
-// time it is the plain blocking read.
+// read is sock.Read; it fails with errIdle when the read timeout passes
+// with nothing received (EAGAIN).
 func (d *deadline) read(fd int, buf []byte) (int, error) {
-	if d.idle > 0 {
-		if err := d.wait(fd, unix.POLLIN); err != nil {
-			return 0, err
-		}
-	}
 	n, err := sock.Read(fd, buf)
-	if n > 0 {
+	switch {
+	case errors.Is(err, unix.EAGAIN):
+		return 0, errIdle
+	case n > 0:
 		d.progress()
 	}
 	return n, err

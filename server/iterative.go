@@ -66,7 +66,10 @@ func (s *Server) acceptBlocking() (fd int, peer unix.Sockaddr, err error) {
 // fits, and is closed.
 func (s *Server) serveConn(fd int) error {
 	setNoDelay(fd)
-	d := newDeadline(s.cfg.Idle)
+	d, err := newDeadline(fd, s.cfg.Idle)
+	if err != nil {
+		return err
+	}
 	sess := fetchadd.NewSession(&s.counter, s.budget)
 	defer sess.Close()
 	buf := make([]byte, readSize)

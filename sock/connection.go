@@ -34,6 +34,16 @@ func SetsockoptInt(fd, level, opt, value int) error {
 	return wrap("setsockopt", err)
 }
 
+// SetsockoptTimeval sets a time socket option, such as SO_RCVTIMEO:
+// setsockopt(2) with a struct timeval.
+func SetsockoptTimeval(fd, level, opt int, tv *unix.Timeval) error {
+	err := retry(func() error { return unix.SetsockoptTimeval(fd, level, opt, tv) })
+	if tracer != nil {
+		tracer.setsockoptTimeval(tracer.tid(), fd, level, opt, tv, err)
+	}
+	return wrap("setsockopt", err)
+}
+
 // GetsockoptInt reads an integer socket option: getsockopt(2).
 func GetsockoptInt(fd, level, opt int) (int, error) {
 	var v int

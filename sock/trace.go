@@ -188,7 +188,7 @@ var (
 	levelNames  = []flagName{{unix.SOL_SOCKET, "SOL_SOCKET"}, {unix.IPPROTO_TCP, "SOL_TCP"}, {unix.IPPROTO_IPV6, "SOL_IPV6"}}
 	howNames    = []flagName{{unix.SHUT_RD, "SHUT_RD"}, {unix.SHUT_WR, "SHUT_WR"}, {unix.SHUT_RDWR, "SHUT_RDWR"}}
 	optNames    = map[int][]flagName{
-		unix.SOL_SOCKET:   {{unix.SO_REUSEADDR, "SO_REUSEADDR"}, {unix.SO_ERROR, "SO_ERROR"}, {unix.SO_LINGER, "SO_LINGER"}, {unix.SO_RCVBUF, "SO_RCVBUF"}, {unix.SO_SNDBUF, "SO_SNDBUF"}},
+		unix.SOL_SOCKET:   {{unix.SO_REUSEADDR, "SO_REUSEADDR"}, {unix.SO_ERROR, "SO_ERROR"}, {unix.SO_LINGER, "SO_LINGER"}, {unix.SO_RCVBUF, "SO_RCVBUF"}, {unix.SO_SNDBUF, "SO_SNDBUF"}, {unix.SO_RCVTIMEO, "SO_RCVTIMEO_OLD"}},
 		unix.IPPROTO_TCP:  {{unix.TCP_NODELAY, "TCP_NODELAY"}},
 		unix.IPPROTO_IPV6: {{unix.IPV6_V6ONLY, "IPV6_V6ONLY"}},
 	}

@@ -23,6 +23,13 @@ func (t *traceWriter) setsockopt(tid, fd, level, opt, value int, err error) {
 	t.trace(tid, "setsockopt", 0, err, fmt.Sprintf("%s, [%d], 4", sockopt(fd, level, opt), value))
 }
 
+// setsockoptTimeval traces setsockopt with a struct timeval: strace shows
+// its bytes, as for an option it does not decode.
+func (t *traceWriter) setsockoptTimeval(tid, fd, level, opt int, tv *unix.Timeval, err error) {
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(tv)), unsafe.Sizeof(*tv))
+	t.trace(tid, "setsockopt", 0, err, fmt.Sprintf("%s, %s, %d", sockopt(fd, level, opt), t.quote(raw), len(raw)))
+}
+
 // getsockopt traces getsockopt of an int: the value and size it read.
 func (t *traceWriter) getsockopt(tid, fd, level, opt, value int, err error) {
 	t.trace(tid, "getsockopt", 0, err, fmt.Sprintf("%s, [%d], [4]", sockopt(fd, level, opt), value))

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// need returns the path of tool, or skips the test, naming it.
+func need(t *testing.T, tool string) string {
+	t.Helper()
+	path, err := exec.LookPath(tool)
+	if err != nil {
+		t.Skipf("%s is not installed (.ci/run installs it)", tool)
+	}
+	return path
+}
+
+// build compiles the C server and fetchadd as they are now.
+func build(t *testing.T) (cServer, fetchadd string) {
+	t.Helper()
+	dir := t.TempDir()
+	cServer, fetchadd = filepath.Join(dir, "peer-c-server"), filepath.Join(dir, "fetchadd")
+	if out, err := exec.Command(need(t, "cc"), "-Wall", "-Wextra", "-O2", "-o", cServer, "../../lecture/c/server.c").CombinedOutput(); err != nil || len(out) > 0 {
+		t.Fatalf("cc: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(need(t, "go"), "build", "-o", fetchadd, "../..").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return cServer, fetchadd
+}
+
+// testSession is what the tests send: the handout's first lines, a number
+// made up for this run (so the columns must come from running the
+// programs now), an empty line; and the replies to it.
+func testSession() (input, nonce, replies string) {
+	nonce = fmt.Sprint(100000 + rand.IntN(900000))
+	return "5\n3\nx\n" + nonce + "\n\n", nonce, "  --> 0\r\n  --> 5\r\n!!!!\r\n  --> 8\r\n!!!!\r\n"
+}
+
+// labSteps is the lab's order of calls for a session of n lines.
+func labSteps(n int) []string {
+	s := []string{"socket", "SO_REUSEADDR", "bind", "listen", "getsockname", "accept"}
+	for i := 0; i < n; i++ {
+		s = append(s, "request", "reply")
+	}
+	return append(s, "end", "close")
+}
+
+// checkColumn: the column has the lab's calls in the lab's order, it read
+// this run's number, and it answered what the protocol says.
+func checkColumn(t *testing.T, c column, nonce, replies string) {
+	t.Helper()
+	if c.Note != "" {
+		t.Fatalf("%s: %s", c.Title, c.Note)
+	}
+	if got, want := labOrder(c.Calls), labSteps(5); !slices.Equal(got, want) {
+		t.Errorf("%s: the lab's calls in the order\n %q\nwant\n %q\nthe calls:\n %s", c.Title, got, want, strings.Join(c.Calls, "\n "))
+	}
+	read := false
+	for _, call := range c.Calls {
+		if step(call) == "request" && strings.Contains(call, `"`+nonce+`\n"`) {
+			read = true
+		}
+	}
+	if !read {
+		t.Errorf("%s: no read of this run's line %q in\n %s", c.Title, nonce, strings.Join(c.Calls, "\n "))
+	}
+	if string(c.Replies) != replies {
+		t.Errorf("%s: replies %q, want %q", c.Title, c.Replies, replies)
+	}
+}
+
+// TestSideBySide runs make side-by-side's three servers under strace and
+// checks that each column shows the lab's calls in the lab's order, from
+// the programs as they are (built now, reading this run's line), that the
+// table's columns line up, and that the legend explains the differences
+// they show.
+func TestSideBySide(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("strace is Linux's; TestSideBySideTrace covers the -trace column")
+	}
+	strace := need(t, "strace")
+	need(t, "python3")
+	cServer, fetchadd := build(t)
+	input, nonce, replies := testSession()
+	cols := run(config{C: cServer, Python: "../../lecture/python/server.py", Go: fetchadd, Input: []byte(input), Strace: strace})
+	for _, c := range cols {
+		checkColumn(t, c, nonce, replies)
+	}
+	// What the lab's programs are known to do, as the issue measured it.
+	for i, want := range []string{"accept(3, ", "accept4(3, ", "accept4(3, "} {
+		if !slices.ContainsFunc(cols[i].Calls, func(c string) bool { return strings.HasPrefix(c, want) }) {
+			t.Errorf("%s: no %s...", cols[i].Title, want)
+		}
+	}
+	if !slices.ContainsFunc(cols[1].Calls, func(c string) bool {
+		return strings.HasPrefix(c, "recvfrom(4, ") && strings.Contains(c, ", 1024, 0, NULL, NULL)")
+	}) {
+		t.Errorf("Python: no recvfrom(4, ..., 1024, 0, NULL, NULL)")
+	}
+
+	var out bytes.Buffer
+	render(&out, cols)
+	table := strings.Split(strings.TrimSpace(out.String()), "\n")
+	rows := 0
+	for _, l := range table {
+		if strings.Count(l, " | ") != 3 {
+			continue
+		}
+		rows++
+		if at, want := bars(l), bars(table[0]); !slices.Equal(at, want) {
+			t.Errorf("row not aligned with the header:\n%s\n%s", table[0], l)
+		}
+	}
+	if want := len(align([][]string{cols[0].Calls, cols[1].Calls, cols[2].Calls})) + 1; rows != want {
+		t.Errorf("%d rows in the table, want %d:\n%s", rows, want, out.String())
+	}
+	if !strings.Contains(out.String(), "The three answered the same") {
+		t.Errorf("the table does not say the replies agree:\n%s", out.String())
+	}
+
+	text := strings.Join(legend(cols), "\n")
+	for _, want := range []string{"in the lab's order", "accept vs accept4", "SOCK_CLOEXEC", "read vs recvfrom", "write vs sendto", "the backlog", "IPPROTO_IP vs IPPROTO_TCP", "socketserver", "poll("} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the legend does not explain %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "MSG_NOSIGNAL") != slices.ContainsFunc(cols[2].Calls, func(c string) bool { return strings.Contains(c, "MSG_NOSIGNAL") }) {
+		t.Errorf("the legend's MSG_NOSIGNAL entry does not follow the Go column")
+	}
+}
+
+// bars is where a table line has its column separators.
+func bars(line string) []int {
+	var at []int
+	for i := 0; i+3 <= len(line); i++ {
+		if line[i:i+3] == " | " {
+			at = append(at, i)
+		}
+	}
+	return at
+}
+
+// TestSideBySideTrace: where there is no strace, the Go column comes from
+// -trace, with the lab's order, and the others say why they are empty.
+func TestSideBySideTrace(t *testing.T) {
+	cServer, fetchadd := build(t)
+	input, nonce, replies := testSession()
+	cols := run(config{C: cServer, Python: "../../lecture/python/server.py", Go: fetchadd, Input: []byte(input)})
+	if cols[0].Note != "(no strace)" || cols[1].Note != "(no strace)" {
+		t.Errorf("C and Python columns without strace: %q, %q", cols[0].Note, cols[1].Note)
+	}
+	checkColumn(t, cols[2], nonce, replies)
+}
+
+// TestLabCalls: strace's lines are cut down to the lab's calls: a call
+// split around another thread's is joined, other descriptors' calls and
+// x/sys's SO_PROTOCOL are left out, and the story ends at the close.
+func TestLabCalls(t *testing.T) {
+	raw := []string{
+		`100 read(3</usr/lib/python3.11/os.py>, "..."..., 4096) = 4096`,
+		`100 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3<TCP:[1116840]>`,
+		`100 bind(3<TCP:[1116840]>, {sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr("127.0.0.1")}, 16) = 0`,
+		`100 listen(3<TCP:[127.0.0.1:50007]>, 1) = 0`,
+		`100 getsockopt(3<TCP:[127.0.0.1:50007]>, SOL_SOCKET, SO_PROTOCOL, [6], [4]) = 0`,
+		`101 accept4(3<TCP:[127.0.0.1:50007]>,  <unfinished ...>`,
+		`100 write(2<pipe:[5]>, "fetchadd: listening"..., 40) = 40`,
+		`101 <... accept4 resumed>{sa_family=AF_INET6, sin6_port=htons(55438), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, [112 => 28], SOCK_CLOEXEC) = 4<TCPv6:[[::1]:50007->[::1]:55438]>`,
+		`101 read(4<TCPv6:[[::1]:50007->[::1]:55438]>, "", 4096) = 0`,
+		`101 close(4<TCPv6:[[::1]:50007->[::1]:55438]>)   = 0`,
+		`101 accept4(3<TCP:[127.0.0.1:50007]>, 0x7ffc881f9c60, [16], SOCK_CLOEXEC) = ? ERESTARTSYS (To be restarted if SA_RESTART is set)`,
+	}
+	want := []string{
+		`socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3`,
+		`bind(3, {AF_INET, 127.0.0.1:0}, 16) = 0`,
+		`listen(3, 1) = 0`,
+		`accept4(3, {AF_INET6, [::1]:55438}, [112 => 28], SOCK_CLOEXEC) = 4`,
+		`read(4, "", 4096) = 0`,
+		`close(4) = 0`,
+	}
+	if got := labCalls(raw, true); !slices.Equal(got, want) {
+		t.Errorf("got\n %s\nwant\n %s", strings.Join(got, "\n "), strings.Join(want, "\n "))
+	}
+}
+
+// TestAlign: equal steps share a row; a step only one column has gets a
+// row of its own, with gaps beside it.
+func TestAlign(t *testing.T) {
+	c := []string{"socket() = 3", "accept(3) = 4", "read(4) = 2", "close(4) = 0"}
+	py := []string{"socket() = 3", "accept4(3) = 4", "getsockname(4) = 0", "recvfrom(4) = 2", "close(4) = 0"}
+	goCalls := []string{"socket() = 3", "accept4(3) = 4", "setsockopt(4, SOL_TCP, TCP_NODELAY) = 0", "read(4) = 2", "close(4) = 0"}
+	got := align([][]string{c, py, goCalls})
+	want := [][3]int{{0, 0, 0}, {1, 1, 1}, {-1, 2, -1}, {-1, -1, 2}, {2, 3, 3}, {3, 4, 4}}
+	if fmt.Sprint(got) != fmt.Sprint(want) && fmt.Sprint(got) != fmt.Sprint([][3]int{{0, 0, 0}, {1, 1, 1}, {-1, -1, 2}, {-1, 2, -1}, {2, 3, 3}, {3, 4, 4}}) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
