@@ -214,20 +214,6 @@ func (c *child) dial() *net.TCPConn {
 	return conn.(*net.TCPConn)
 }
 
-// roundTrip sends lines and checks the replies to them.
-func roundTrip(t *testing.T, conn net.Conn, r *bufio.Reader, send string, want ...string) {
-	t.Helper()
-	if _, err := conn.Write([]byte(send)); err != nil {
-		t.Fatal(err)
-	}
-	for _, w := range want {
-		got, err := r.ReadString('\n')
-		if err != nil || got != w+"\r\n" {
-			t.Fatalf("sent %.30q: got %q, %v; want %q", send, got, err, w)
-		}
-	}
-}
-
 func forEachMode(t *testing.T, modes []string, f func(t *testing.T, mode string)) {
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) { f(t, mode) })
@@ -404,10 +390,12 @@ func TestIdleUnreadReplies(t *testing.T) {
 		if closed.IsZero() {
 			t.Fatalf("the server did not close the connection within %v", timeout)
 		}
-		// The goal is idle + 10% (measured with -trace in NOTES.md); the
-		// test allows an idle time of scheduling delay, far below the
-		// two or more idle times of a timeout per call.
-		if quiet := closed.Sub(progress); quiet < idle-idle/10 || quiet > 2*idle {
+		// The goal is idle + 10%, a figure to measure, not to assert on;
+		// the test allows an idle time of scheduling delay, far below the
+		// two or more idle times of a timeout per call, and a quarter
+		// before it, for the bytes the kernel took after the client's
+		// last write had returned.
+		if quiet := closed.Sub(progress); quiet < idle*3/4 || quiet > 2*idle {
 			t.Errorf("closed %v after the last progress; -idle %v", quiet, idle)
 		} else {
 			t.Logf("closed %v after the last progress; -idle %v", quiet, idle)
@@ -541,8 +529,8 @@ func TestOutOfDescriptors(t *testing.T) {
 
 // TestSignals: SIGTERM or SIGINT stops the server in every mode: it
 // answers the complete lines it has received, drops an unfinished one,
-// closes, and exits 0, without needing the one-second bound. A second
-// signal exits at once, status 128+signal.
+// closes, and exits 0, without needing the one-second bound. (A second
+// signal: TestUntilServed.)
 func TestSignals(t *testing.T) {
 	forEachMode(t, server.Modes, func(t *testing.T, mode string) {
 		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
@@ -563,26 +551,6 @@ func TestSignals(t *testing.T) {
 				t.Fatalf("after %v the client got %q, %v; want the two replies, then the end of the stream", sig, got, err)
 			}
 		}
-	})
-	t.Run("twice", func(t *testing.T) {
-		// A client that sends and never reads holds a threaded server's
-		// connection in send, so the first SIGTERM cannot finish.
-		srv := startChild(t, nil, "-mode", server.Threaded)
-		conn := srv.dial()
-		chunk := bytes.Repeat([]byte("1\n"), 1<<16)
-		for { // until the buffers are full and the server is stuck in send
-			conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-			if _, err := conn.Write(chunk); err != nil {
-				break
-			}
-		}
-		srv.cmd.Process.Signal(syscall.SIGTERM)
-		srv.waitLog(regexp.MustCompile(`stopping`), 1)
-		srv.cmd.Process.Signal(syscall.SIGTERM)
-		if status := srv.wait(); status != 128+int(syscall.SIGTERM) {
-			t.Fatalf("status %d after two SIGTERMs, want %d", status, 128+int(syscall.SIGTERM))
-		}
-		srv.waitLog(regexp.MustCompile(`again: exiting at once`), 1)
 	})
 }
 

@@ -36,7 +36,7 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv("FETCHADD_MAIN") == "1" {
 		if n, err := strconv.ParseUint(os.Getenv("FETCHADD_NOFILE"), 10, 64); err == nil {
-			if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+			if err := setNofile(n); err != nil {
 				fmt.Fprintln(os.Stderr, "setrlimit:", err)
 				os.Exit(3)
 			}
@@ -511,6 +511,20 @@ func diffTranscript(t *testing.T, got, want []byte) {
 				wl = w[i]
 			}
 			t.Fatalf("transcripts differ at line %d:\n got  %.80q\n want %.80q", i+1, gl, wl)
+		}
+	}
+}
+
+// roundTrip sends lines and checks the replies to them.
+func roundTrip(t *testing.T, conn net.Conn, r *bufio.Reader, send string, want ...string) {
+	t.Helper()
+	if _, err := conn.Write([]byte(send)); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		got, err := r.ReadString('\n')
+		if err != nil || got != w+"\r\n" {
+			t.Fatalf("sent %.30q: got %q, %v; want %q", send, got, err, w)
 		}
 	}
 }

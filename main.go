@@ -209,6 +209,8 @@ Modes:
 	loops := fs.Int("loops", 0, "event mode: how many event loops, `N` (0: one per CPU)")
 	maxConns := fs.Int("max-conns", 0, fmt.Sprintf("`N` connections served at once; more are refused (0: %d for threaded, %d otherwise)", server.DefaultThreadedConns, server.DefaultMaxConns))
 	idle := fs.Duration("idle", server.DefaultIdle, "close a connection that makes no progress (nothing received or sent) for `DURATION`; 0: never")
+	statePath := fs.String("state", "", "keep the counter in `FILE`, saved before each reply, read back at start (created if absent); \"\": not kept")
+	stateReset := fs.Bool("state-reset", false, "with -state, write 0 over the file first (a damaged file is refused otherwise)")
 	lineBudget := fs.Int("line-budget", 0, fmt.Sprintf("`BYTES` all connections together may hold for unfinished lines; past it, long unfinished lines are refused (0: %d)", fetchadd.DefaultLineBudget))
 	backlog := fs.Int("backlog", 0, fmt.Sprintf("listen's backlog, `N`: finished handshakes waiting for accept (0: %d; the lab's lesson: 1)", server.Backlog))
 	trace := traceFlags(fs, stderr)
@@ -216,7 +218,8 @@ Modes:
 		return status
 	}
 	trace(true) // a Go server always has several threads: Stop runs on another
-	cfg := server.Config{Mode: *mode, Loops: *loops, MaxConns: *maxConns, Idle: *idle, Backlog: *backlog, LineBudget: *lineBudget}
+	cfg := server.Config{Mode: *mode, Loops: *loops, MaxConns: *maxConns, Idle: *idle, Backlog: *backlog, LineBudget: *lineBudget,
+		StatePath: *statePath, StateReset: *stateReset}
 	if err := server.CheckConfig(cfg); err != nil {
 		return usageError(stderr, "serve", err.Error())
 	}
@@ -226,6 +229,12 @@ Modes:
 	}
 	cfg.Addr = listenAddr
 	cfg.Log = log.New(stderr, "fetchadd: ", log.LstdFlags)
+	// SIGINT or SIGTERM stops the server (see untilServed): asked for
+	// before the server listens, so that a signal sent as soon as it
+	// says it listens finds it ready.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
 	srv, err := server.Listen(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "fetchadd serve: %v\n", err)
@@ -233,35 +242,40 @@ Modes:
 	}
 	announce(cfg.Log, srv)
 
-	// SIGINT or SIGTERM: stop accepting, answer what has been received,
-	// close, exit 0; at most a second later, exit 0 anyway. A second
-	// signal exits at once, with 128 + its number, as a shell reports a
-	// process killed by it.
-	stop := make(chan os.Signal, 2)
-	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(stop)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
-	select {
-	case err = <-served:
-	case sig := <-stop:
-		cfg.Log.Printf("%v: stopping (again to quit at once)", sig)
-		srv.Stop()
-		select {
-		case err = <-served:
-			cfg.Log.Printf("stopped")
-		case <-oneSecond():
-			cfg.Log.Printf("not stopped after a second: exiting")
-		case sig := <-stop:
-			cfg.Log.Printf("%v again: exiting at once", sig)
-			return 128 + int(sig.(syscall.Signal))
-		}
-	}
+	status, err := untilServed(cfg.Log, srv.Stop, served, signals, oneSecond)
 	if err != nil {
 		fmt.Fprintf(stderr, "fetchadd serve: %v\n", err)
 		return exitFail
 	}
-	return exitOK
+	return status
+}
+
+// untilServed waits until Serve returns (served), or a signal comes: then
+// it stops the server (stop), which answers the complete lines received
+// and closes, and waits for Serve again, but no longer than bound's
+// channel takes (then status 0 anyway). A second signal exits at once,
+// with 128 + its number, as a shell reports a process killed by it.
+func untilServed(logger *log.Logger, stop func(), served <-chan error, signals <-chan os.Signal, bound func() <-chan struct{}) (status int, err error) {
+	select {
+	case err = <-served:
+		return exitOK, err
+	case sig := <-signals:
+		logger.Printf("%v: stopping (again to quit at once)", sig)
+		stop()
+	}
+	select {
+	case err = <-served:
+		logger.Printf("stopped")
+		return exitOK, err
+	case <-bound():
+		logger.Printf("not stopped after a second: exiting")
+		return exitOK, nil
+	case sig := <-signals:
+		logger.Printf("%v again: exiting at once", sig)
+		return 128 + int(sig.(syscall.Signal)), nil
+	}
 }
 
 // announce logs where the server listens, how it serves, and how to try it.

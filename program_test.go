@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"os"
 	"os/exec"
@@ -158,6 +159,46 @@ func TestSynopses(t *testing.T) {
 				t.Errorf("fetchadd %s -h: the synopsis %q lacks %s", cmd, synopsis, f[1])
 			}
 		}
+	}
+}
+
+// TestUntilServed: the server's life after a signal. A signal stops it
+// and waits for Serve; a second exits at once, status 128+signal; past the
+// bound it exits 0 anyway.
+func TestUntilServed(t *testing.T) {
+	cases := []struct {
+		name   string
+		before func(served chan error, signals chan os.Signal) // what is there at the start
+		onStop func(served chan error, signals chan os.Signal, bound chan struct{})
+		status int
+		log    string
+	}{
+		{"serve fails", func(served chan error, _ chan os.Signal) { served <- io.ErrUnexpectedEOF }, nil, 0, ""},
+		{"a signal", func(_ chan error, signals chan os.Signal) { signals <- syscall.SIGTERM },
+			func(served chan error, _ chan os.Signal, _ chan struct{}) { served <- nil },
+			0, "terminated: stopping (again to quit at once)\nstopped\n"},
+		{"two signals", func(_ chan error, signals chan os.Signal) { signals <- syscall.SIGTERM },
+			func(_ chan error, signals chan os.Signal, _ chan struct{}) { signals <- syscall.SIGINT },
+			130, "terminated: stopping (again to quit at once)\ninterrupt again: exiting at once\n"},
+		{"a signal, then the bound", func(_ chan error, signals chan os.Signal) { signals <- syscall.SIGINT },
+			func(_ chan error, _ chan os.Signal, bound chan struct{}) { close(bound) },
+			0, "interrupt: stopping (again to quit at once)\nnot stopped after a second: exiting\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var logged bytes.Buffer
+			served, signals, bound := make(chan error, 1), make(chan os.Signal, 2), make(chan struct{})
+			stopped := 0
+			stop := func() {
+				stopped++
+				tc.onStop(served, signals, bound)
+			}
+			tc.before(served, signals)
+			status, _ := untilServed(log.New(&logged, "", 0), stop, served, signals, func() <-chan struct{} { return bound })
+			if status != tc.status || logged.String() != tc.log || (tc.log != "") != (stopped == 1) {
+				t.Fatalf("status %d, log %q, Stop called %d times; want %d, %q", status, logged.String(), stopped, tc.status, tc.log)
+			}
+		})
 	}
 }
 

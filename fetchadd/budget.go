@@ -25,42 +25,59 @@ const lineFloor = 64
 // together, for lines whose LF has not come yet. It is safe for concurrent
 // use. A nil *Budget sets no limit.
 //
-// A session asks the budget before it holds more for a line. If the limit
-// would be passed and the session already holds 64 bytes (lineFloor), the
-// line is refused: its bytes are dropped, and its reply is Busy. One
-// that holds less may always go on. So the sessions of a server hold at
-// most the limit and 64 bytes each.
+// A session asks the budget before it holds more for a line. Within the
+// limit, or within lineFloor bytes, it may. Past the limit, the sessions
+// that would hold the most are refused: one that would hold more than an
+// equal share of the limit among the sessions holding anything has its
+// line refused (its bytes are dropped, its reply is Busy), while one that
+// holds less may still go on. So the sessions of a server hold at most
+// twice the limit and lineFloor bytes each, however many they are, and
+// the ones holding the most are the ones refused.
 type Budget struct {
-	limit int64
-	held  atomic.Int64
+	limit   int64
+	held    atomic.Int64
+	holders atomic.Int64 // sessions holding some bytes
 }
 
 // NewBudget returns a budget of limit bytes.
 func NewBudget(limit int) *Budget { return &Budget{limit: int64(limit)} }
 
-// take counts n more bytes held and reports true, unless refusable and
-// they would take the count past the limit.
-func (b *Budget) take(n int, refusable bool) bool {
+// Held is how many bytes the sessions hold now, together.
+func (b *Budget) Held() int {
+	if b == nil {
+		return 0
+	}
+	return int(b.held.Load())
+}
+
+// take counts n more bytes held by a session that holds old, and reports
+// true, unless they are refused (see Budget).
+func (b *Budget) take(old, n int) bool {
 	if b == nil {
 		return true
 	}
-	for {
-		held := b.held.Load()
-		if refusable && held+int64(n) > b.limit {
+	after := old + n
+	if after > lineFloor && b.held.Load()+int64(n) > b.limit {
+		holders := b.holders.Load()
+		if old == 0 {
+			holders++ // this one, too
+		}
+		if int64(after) > b.limit/max(holders, 1) {
 			return false
 		}
-		if b.held.CompareAndSwap(held, held+int64(n)) {
-			return true
-		}
 	}
+	b.held.Add(int64(n))
+	if old == 0 && n > 0 {
+		b.holders.Add(1)
+	}
+	return true
 }
 
-// give counts n bytes given back.
-func (b *Budget) give(n int) {
-	if b == nil || n == 0 {
+// give counts back all that a session held.
+func (b *Budget) give(held int) {
+	if b == nil || held == 0 {
 		return
 	}
-	if b.held.Add(-int64(n)) < 0 {
-		panic("fetchadd: budget given back more than was taken")
-	}
+	b.held.Add(-int64(held))
+	b.holders.Add(-1)
 }

@@ -6,8 +6,9 @@ import "sync"
 // It is safe for concurrent use; every Add is atomic, so the values handed
 // out are the ones some serial order of the adds would give.
 type Counter struct {
-	mu sync.Mutex
-	v  Number
+	mu      sync.Mutex
+	v       Number
+	version uint64 // how many adds it has made: a later version has them all
 }
 
 // Add adds d and returns the value the counter had before.
@@ -23,7 +24,32 @@ func (c *Counter) Add(d Number) (old Number) {
 func (c *Counter) addLocked(d Number) (old Number) {
 	old = c.v
 	c.v = old.Add(d)
+	c.version++
 	return old
+}
+
+// Set gives the counter the value v, read back from storage, before any
+// Add.
+func (c *Counter) Set(v Number) {
+	c.mu.Lock()
+	c.v = v
+	c.mu.Unlock()
+}
+
+// Version is the number of adds made so far. A server that saves the
+// counter waits until the saved value is of this version or a later one,
+// which holds every add made before.
+func (c *Counter) Version() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.version
+}
+
+// Snapshot returns the counter's value and its version, together.
+func (c *Counter) Snapshot() (Number, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.v, c.version
 }
 
 // Value returns the counter's value now.

@@ -113,11 +113,11 @@ func (f *Framer) grow(rest []byte, charge bool) (ok bool) {
 	old := cap(f.start.text)
 	need := 1 + len(f.start.text) + digitsAhead(rest) // 1: the sign, if text is empty
 	size := min(max(need, 2*old, lineFloor), 1+MaxDigits)
-	if size == old { // scan asks for no room past MaxDigits: better a panic than a loop
-		panic("fetchadd: a line wants room past MaxDigits digits")
+	if size == old { // scan never asks for room past MaxDigits: refuse rather than loop
+		return false
 	}
 	if charge {
-		if !f.budget.take(size-old, f.held+size-old > lineFloor) {
+		if !f.budget.take(f.held, size-old) {
 			return false
 		}
 		f.held += size - old

@@ -78,3 +78,29 @@ func (n Number) Append(dst []byte) []byte {
 
 // String returns the decimal form of n.
 func (n Number) String() string { return string(n.Append(nil)) }
+
+// ParseDecimal reads the decimal form Append writes: an optional '-' and
+// digits, any number of them, nothing else. It is for a counter read back
+// from storage, which may be longer than MaxDigits.
+func ParseDecimal(b []byte) (Number, bool) {
+	digits := b
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 {
+		return Number{}, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return Number{}, false
+		}
+	}
+	if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		return Number{small: v}, true
+	}
+	n, ok := new(big.Int).SetString(string(b), 10)
+	if !ok {
+		return Number{}, false
+	}
+	return fromBig(n), true
+}

@@ -18,6 +18,7 @@ type conn struct {
 	peer    unix.Sockaddr
 	sess    fetchadd.Session
 	out     []byte    // replies not yet sent
+	unsaved int       // the last bytes of out answer adds not yet saved (state file)
 	in      []byte    // bytes received but not answered while out was full
 	reading bool      // the poller watches for reading
 	writing bool      // the poller watches for writing
@@ -73,7 +74,11 @@ func (l *loop) answer(c *conn, data []byte) {
 			return
 		}
 		var used int
-		if len(c.out) > 0 {
+		if l.srv.state != nil { // sent once saved, at the end of the batch
+			before := len(c.out)
+			c.out, used = c.sess.Answer(c.out, data, outLimit)
+			l.unsaved(c, len(c.out)-before)
+		} else if len(c.out) > 0 {
 			c.out, used = c.sess.Answer(c.out, data, outLimit)
 			l.flush(c)
 		} else {
@@ -94,14 +99,44 @@ func (l *loop) sendNew(c *conn, out []byte) {
 	}
 }
 
-// flush sends what the socket takes of the replies waiting in c.out.
+// flush sends what the socket takes of the replies waiting in c.out,
+// but for those whose adds are not saved yet.
 func (l *loop) flush(c *conn) {
-	if n, ok := l.send(c, c.out); ok {
+	if n, ok := l.send(c, c.out[:len(c.out)-c.unsaved]); ok {
 		if n == len(c.out) {
 			c.out = nil
 		} else {
 			c.out = c.out[:copy(c.out, c.out[n:])]
 		}
+	}
+}
+
+// unsaved notes that the last n bytes of c.out answer adds that must be
+// saved before they are sent (see saveBatch).
+func (l *loop) unsaved(c *conn, n int) {
+	if n > 0 && c.unsaved == 0 {
+		l.pending = append(l.pending, c)
+	}
+	c.unsaved += n
+}
+
+// saveBatch saves the adds of the batch of events just handled, in one
+// commit for all its connections (and the other loops' batches), then
+// sends their replies: a reply is never sent before its add is on disk.
+func (l *loop) saveBatch() {
+	for len(l.pending) > 0 { // progress may answer held requests: a batch more
+		batch := l.pending
+		l.pending = l.saving[:0]
+		for _, c := range batch {
+			if !c.dead {
+				c.out = l.srv.save(c.out, len(c.out)-c.unsaved)
+				c.unsaved = 0
+				l.flush(c)
+				l.progress(c)
+			}
+		}
+		clear(batch)
+		l.saving = batch[:0]
 	}
 }
 
@@ -136,7 +171,11 @@ func (l *loop) progress(c *conn) {
 	}
 	if c.eof && len(c.in) == 0 && len(c.out) < outLimit {
 		out := c.sess.Finish(nil)
-		if len(c.out) > 0 {
+		if l.srv.state != nil {
+			c.out = append(c.out, out...)
+			l.unsaved(c, len(out))
+			out = nil
+		} else if len(c.out) > 0 {
 			c.out = append(c.out, out...)
 			out = nil
 		}
@@ -150,7 +189,7 @@ func (l *loop) progress(c *conn) {
 		return
 	}
 	reading := !c.eof && len(c.in) == 0 && len(c.out) < outLimit
-	writing := len(c.out) > 0
+	writing := len(c.out) > c.unsaved
 	if reading != c.reading || writing != c.writing {
 		c.reading, c.writing = reading, writing
 		if err := l.poller.Modify(c.fd, reading, writing); err != nil {

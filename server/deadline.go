@@ -21,20 +21,31 @@ import (
 // per-call timeout (SO_SNDTIMEO) again at every partial send, so sends
 // take what fits now (MSG_DONTWAIT) and poll(2) waits for room no longer
 // than the time left, as in UNP §14.2. With no idle time the deadline
-// never passes.
+// never passes. (A read that a signal handler interrupts fails with EINTR
+// when the socket has a timeout, and sock.Read reads again with the whole
+// timeout: such a signal, rare in a server, lengthens that wait.)
 type deadline struct {
-	idle time.Duration
-	at   time.Time
-	pfd  [1]unix.PollFd // poll's argument, kept here so a wait allocates nothing
+	idle  time.Duration
+	at    time.Time
+	stopR int            // the server's stop pipe: readable once it stops
+	pfd   [2]unix.PollFd // poll's argument, kept here so a wait allocates nothing
 }
 
 // errIdle says a connection was closed for being quiet too long.
 var errIdle = errors.New("idle too long")
 
+// errStopped says the server stopped while a send waited for room: the
+// replies the client has not made room for are not sent.
+var errStopped = errors.New("the server stopped before the client read its replies")
+
+// maxWait bounds one poll's timeout: BSD's poll takes milliseconds in a C
+// int, which an idle time of 25 days would pass. The wait goes on after.
+const maxWait = 1 << 30
+
 // newDeadline starts the deadline of connection fd, and sets its read
-// timeout.
-func newDeadline(fd int, idle time.Duration) (*deadline, error) {
-	d := &deadline{idle: idle}
+// timeout. stopR is the server's stop pipe (see Server.Stop).
+func newDeadline(fd int, idle time.Duration, stopR int) (*deadline, error) {
+	d := &deadline{idle: idle, stopR: stopR}
 	d.progress()
 	if idle > 0 {
 		tv := unix.NsecToTimeval(idle.Nanoseconds())
@@ -53,7 +64,8 @@ func (d *deadline) progress() {
 }
 
 // wait blocks in poll(2) until fd is ready for events (POLLIN, POLLOUT),
-// or fails with errIdle when the deadline passes first.
+// or fails with errIdle when the deadline passes first, or with
+// errStopped when the server stops.
 func (d *deadline) wait(fd int, events int16) error {
 	for {
 		timeout := -1
@@ -62,14 +74,17 @@ func (d *deadline) wait(fd int, events int16) error {
 			if left <= 0 {
 				return errIdle
 			}
-			timeout = int((left + time.Millisecond - 1) / time.Millisecond) // never wake early
+			timeout = int(min((left+time.Millisecond-1)/time.Millisecond, maxWait)) // never wake early
 		}
 		d.pfd[0] = unix.PollFd{Fd: int32(fd), Events: events}
+		d.pfd[1] = unix.PollFd{Fd: int32(d.stopR), Events: unix.POLLIN}
 		n, err := sock.Poll(d.pfd[:], timeout)
-		if err != nil {
+		switch {
+		case err != nil:
 			return err
-		}
-		if n > 0 {
+		case d.pfd[1].Revents != 0:
+			return errStopped
+		case n > 0:
 			return nil
 		}
 	}

@@ -60,13 +60,16 @@ func (s *Server) acceptBlocking() (fd int, peer unix.Sockaddr, err error) {
 // writes until the client closes (or half-closes) it: read what came, send
 // the replies to every complete line, repeat. A last line without LF is
 // answered at the end of the stream, but not when the server stops: then
-// the read returns 0 because Stop shut the socket down for reading, and an
-// unfinished line is not a line. A connection that makes no progress for
-// the idle time gets the idle line, if no reply is half sent and the line
-// fits, and is closed.
+// the read returns 0 because Stop shut the socket down for reading (the
+// two look alike here, so a client that half-closed just then loses its
+// last line too), and an unfinished line is not a line. Once the server
+// stops, a client that keeps sending gets at most stopReads reads more,
+// and replies it has no room for are dropped. A connection that makes no
+// progress for the idle time gets the idle line, if no reply is half sent
+// and the line fits, and is closed.
 func (s *Server) serveConn(fd int) error {
 	setNoDelay(fd)
-	d, err := newDeadline(fd, s.cfg.Idle)
+	d, err := newDeadline(fd, s.cfg.Idle, s.stopR)
 	if err != nil {
 		return err
 	}
@@ -74,7 +77,7 @@ func (s *Server) serveConn(fd int) error {
 	defer sess.Close()
 	buf := make([]byte, readSize)
 	var out []byte
-	for {
+	for reads := 0; ; {
 		n, err := d.read(fd, buf)
 		if err != nil {
 			return s.idleOr(fd, err)
@@ -83,22 +86,33 @@ func (s *Server) serveConn(fd int) error {
 			if s.stopping.Load() {
 				return nil
 			}
-			_, err := d.sendAll(fd, sess.Finish(out[:0]))
+			_, err := d.sendAll(fd, s.save(sess.Finish(out[:0]), 0))
 			return err
 		}
 		for in := buf[:n]; len(in) > 0; {
 			var used int
 			out, used = sess.Answer(out[:0], in, outLimit)
+			out = s.save(out, 0)
 			in = in[used:]
 			if sent, err := d.sendAll(fd, out); err != nil {
-				if sent > 0 && sent < len(out) {
-					return err // a reply half sent: no idle line in the middle of it
+				if sent > 0 && sent < len(out) || err == errStopped {
+					return nil // no idle line in the middle of a reply
 				}
 				return s.idleOr(fd, err)
 			}
 		}
+		if s.stopping.Load() {
+			if reads++; reads == stopReads {
+				return nil
+			}
+		}
 	}
 }
+
+// stopReads is how many reads a connection gets once the server stops:
+// what has arrived, within reason. A client that keeps sending does not
+// keep the server from stopping.
+const stopReads = 16
 
 // idleOr sends the idle line if err says the idle time passed, and
 // returns err.

@@ -32,6 +32,8 @@ type loop struct {
 	buf     []byte  // what read returns, for every connection of the loop
 	scratch []byte  // replies being built, before they are sent
 	closing []*conn // connections to close once this batch of events is done
+	pending []*conn // connections with replies to send once their adds are saved
+	saving  []*conn // pending's other buffer, while saveBatch works
 
 	next        int       // loop 0: the loop that gets the next connection
 	acceptPause time.Time // loop 0: out of descriptors; accept again then
@@ -152,6 +154,7 @@ func (l *loop) run() error {
 				l.handle(ev)
 			}
 		}
+		l.saveBatch()
 		if l.srv.cfg.Idle > 0 && !l.now.Before(l.nextSweep) {
 			l.closeIdle()
 		}
@@ -181,12 +184,17 @@ func (l *loop) stop() {
 		l.srv.active.Add(-1)
 	}
 	for _, c := range l.conns {
-		// What has arrived so far, within reason: a client that keeps
-		// sending does not keep the server from stopping. A client that
-		// has closed its side gets its last line answered as usual.
-		for i := 0; i < 16 && c.reading && l.receive(c); i++ {
+		// What has arrived so far, within reason (stopReads). A client
+		// that has closed its side gets its last line answered as usual.
+		for i := 0; i < stopReads && c.reading && l.receive(c); i++ {
 			l.progress(c)
 		}
+		if c.eof {
+			l.progress(c)
+		}
+	}
+	l.saveBatch()
+	for _, c := range l.conns {
 		l.flush(c)
 		l.kill(c, nil)
 	}

@@ -12,6 +12,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 
 	"fetchadd/fetchadd"
 	"fetchadd/sock"
+	"fetchadd/state"
 
 	"golang.org/x/sys/unix"
 )
@@ -81,6 +83,11 @@ type Config struct {
 	// LineBudget bounds the bytes all connections together hold for
 	// unfinished lines (see fetchadd.Budget); 0: fetchadd.DefaultLineBudget.
 	LineBudget int
+	// StatePath is the state file that keeps the counter across restarts
+	// (see package state); "": none, the counter starts at 0. StateReset
+	// writes 0 over it first.
+	StatePath  string
+	StateReset bool
 }
 
 // DefaultIdle is how long a connection may stay quiet (nothing received,
@@ -126,12 +133,18 @@ type Server struct {
 	counter  fetchadd.Counter
 	logger   *log.Logger
 	budget   *fetchadd.Budget // memory for unfinished lines, shared by all connections
+	state    *state.File      // the state file; nil: the counter is not saved
 	stopping atomic.Bool
 	active   atomic.Int64 // connections being served
 
-	mu    sync.Mutex   // guards conns against close and reuse of numbers
-	conns map[int]bool // blocking modes: connections being served
-	loops []*loop      // poll and event modes
+	mu     sync.Mutex   // guards conns, lfd and the stop pipe against close and reuse of numbers
+	conns  map[int]bool // blocking modes: connections being served
+	loops  []*loop      // poll and event modes
+	closed bool         // Serve has returned and closed lfd and the stop pipe
+	// The stop pipe: Stop writes a byte that nobody reads, so that its
+	// read end stays readable and wakes every blocking-mode connection
+	// waiting in poll for room to send.
+	stopR, stopW int
 }
 
 // CheckConfig says what is wrong with cfg's mode and limits, if anything.
@@ -149,6 +162,9 @@ func CheckConfig(cfg Config) error {
 	}
 	if cfg.MaxConns < 0 {
 		return fmt.Errorf("-max-conns %d: want a positive number", cfg.MaxConns)
+	}
+	if cfg.StateReset && cfg.StatePath == "" {
+		return fmt.Errorf("-state-reset: give the file with -state FILE")
 	}
 	if cfg.LineBudget < 0 {
 		return fmt.Errorf("-line-budget %d: want a number of bytes (0: %d)", cfg.LineBudget, fetchadd.DefaultLineBudget)
@@ -189,15 +205,34 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.LineBudget == 0 {
 		cfg.LineBudget = fetchadd.DefaultLineBudget
 	}
-	fd, addr, err := openListener(cfg.Addr, cfg.Backlog)
-	if err != nil {
-		return nil, err
-	}
 	logger := cfg.Log
 	if logger == nil {
 		logger = log.New(io.Discard, "", 0)
 	}
-	return &Server{cfg: cfg, lfd: fd, addr: addr, logger: logger, conns: make(map[int]bool), budget: fetchadd.NewBudget(cfg.LineBudget)}, nil
+	s := &Server{cfg: cfg, logger: logger, conns: make(map[int]bool), budget: fetchadd.NewBudget(cfg.LineBudget)}
+	if cfg.StatePath != "" {
+		st, value, err := state.Open(cfg.StatePath, cfg.StateReset, logger)
+		if err != nil {
+			return nil, err
+		}
+		s.state = st
+		s.counter.Set(value)
+		logger.Printf("state: %s: the counter is %v", cfg.StatePath, value)
+	}
+	fd, addr, err := openListener(cfg.Addr, cfg.Backlog)
+	if err == nil {
+		if s.stopR, s.stopW, err = sock.Pipe(); err != nil {
+			sock.Close(fd)
+		}
+	}
+	if err != nil {
+		if s.state != nil {
+			s.state.Close()
+		}
+		return nil, err
+	}
+	s.lfd, s.addr = fd, addr
+	return s, nil
 }
 
 // openListener makes a listening TCP socket bound to addr and returns it
@@ -254,7 +289,11 @@ func (s *Server) Counter() *fetchadd.Counter { return &s.counter }
 // Serve accepts and serves connections until Stop, then closes the
 // listening socket. It returns nil after Stop, or the error that ended it.
 func (s *Server) Serve() error {
-	defer sock.Close(s.lfd)
+	defer s.closeListener()
+	if s.state != nil {
+		s.state.Start(s.counter.Snapshot)
+		defer func() { s.logger.Printf("state: %d commits", s.state.Close()) }()
+	}
 	switch s.cfg.Mode {
 	case Threaded:
 		return s.serveThreaded()
@@ -271,17 +310,33 @@ func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock() // held while waking loops: serveLoops closes their pipes under it
 	s.stopping.Store(true)
+	if s.closed {
+		return // Serve has returned: its descriptors' numbers may be another's now
+	}
 	// The blocking modes. On Linux, shutdown on a listening socket wakes
 	// a blocked accept, which then fails with EINVAL; elsewhere it may
 	// not, and the process ends without waiting for accept to return.
 	sock.Shutdown(s.lfd, unix.SHUT_RDWR)
 	for fd := range s.conns {
-		// A blocked read (or poll) returns: what has arrived, then 0.
+		// A blocked read returns what has arrived, then 0.
 		sock.Shutdown(fd, unix.SHUT_RD)
 	}
+	sock.Write(s.stopW, wakeByte) // and a send waiting for room gives up
 	for _, l := range s.loops {
 		l.wake()
 	}
+}
+
+// closeListener closes the listening socket and the stop pipe when Serve
+// returns, under the lock, so that a later Stop does not touch their
+// numbers.
+func (s *Server) closeListener() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	sock.Close(s.lfd)
+	sock.Close(s.stopR)
+	sock.Close(s.stopW)
 }
 
 // track counts a new connection of a blocking mode, which Stop must wake;
@@ -319,6 +374,34 @@ func (s *Server) sendIdleLine(fd int) {
 		line := fmt.Sprintf("%s idle for %v: closing%s", fetchadd.Invalid, s.cfg.Idle, fetchadd.CRLF)
 		sock.Send(fd, []byte(line), unix.MSG_DONTWAIT)
 	}
+}
+
+// save makes the adds whose replies are out[from:] durable before any of
+// them is sent, when the counter is kept in a state file: it waits until
+// the file holds the counter as it is now, which has those adds in it
+// (one commit serves every connection and loop waiting at the time). If
+// that commit fails, each of those replies that reports an add becomes a
+// refusal that says why; "!!!!" for a line that is not a number stays.
+func (s *Server) save(out []byte, from int) []byte {
+	if s.state == nil || len(out) == from {
+		return out
+	}
+	err := s.state.Sync(s.counter.Version())
+	if err == nil {
+		return out
+	}
+	replies := append([]byte(nil), out[from:]...)
+	out = out[:from]
+	for len(replies) > 0 {
+		end := bytes.Index(replies, []byte(fetchadd.CRLF)) + len(fetchadd.CRLF)
+		if bytes.HasPrefix(replies, []byte(fetchadd.Invalid)) {
+			out = append(out, replies[:end]...)
+		} else {
+			out = fmt.Appendf(out, "%s not saved: %v%s", fetchadd.Invalid, err, fetchadd.CRLF)
+		}
+		replies = replies[end:]
+	}
+	return out
 }
 
 // accept is sock.Accept; a test replaces it to make accept fail as the

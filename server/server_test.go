@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/netip"
@@ -224,6 +225,173 @@ func TestLoopHoldsBoundedReplies(t *testing.T) {
 			}
 			if len(c.out) > outLimit+len("  --> 4194304\r\n") || len(c.in) > loopReadSize {
 				t.Fatalf("the loop holds %d bytes of replies (limit %d) and %d of requests (one read: %d)", len(c.out), outLimit, len(c.in), loopReadSize)
+			}
+		})
+	}
+}
+
+// TestStopUnreadReplies: a client that sends and never reads its replies
+// does not keep Stop from ending Serve, in any mode, with or without an
+// idle time.
+func TestStopUnreadReplies(t *testing.T) {
+	for _, mode := range Modes {
+		for _, idle := range []time.Duration{0, time.Hour} {
+			t.Run(fmt.Sprintf("%s/idle=%v", mode, idle), func(t *testing.T) {
+				srv, logs, stop := serve(t, Config{Mode: mode, Idle: idle, Loops: 1})
+				c, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				// Until the buffers are full both ways: the server waits
+				// for room to send. (A write deadline watches for that.)
+				chunk := []byte(strings.Repeat("1\n", 1<<15))
+				for {
+					c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+					if _, err := c.Write(chunk); err != nil {
+						break
+					}
+				}
+				stop() // fails the test if Serve does not return
+				if strings.Contains(logs.String(), "panic") {
+					t.Fatal(logs.String())
+				}
+			})
+		}
+	}
+}
+
+// TestStopAfterServe: once Serve has returned, Stop touches no
+// descriptor: their numbers may belong to new ones.
+func TestStopAfterServe(t *testing.T) {
+	for _, mode := range Modes {
+		t.Run(mode, func(t *testing.T) {
+			srv, _, stop := serve(t, Config{Mode: mode, Loops: 1})
+			stop()
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0) // may take the old numbers
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fds[0])
+			defer unix.Close(fds[1])
+			srv.Stop() // again: Serve has returned
+			if _, err := unix.Write(fds[0], []byte("x")); err != nil {
+				t.Fatalf("a descriptor opened after Serve returned was shut down: %v", err)
+			}
+			b := make([]byte, 1)
+			if n, err := unix.Read(fds[1], b); n != 1 || err != nil {
+				t.Fatalf("a descriptor opened after Serve returned: read %d, %v", n, err)
+			}
+		})
+	}
+}
+
+// TestHandOverToStoppedLoop: a connection handed to a loop that has
+// stopped is closed and uncounted, not left in its inbox.
+func TestHandOverToStoppedLoop(t *testing.T) {
+	srv, err := Listen(Config{Addr: netip.MustParseAddrPort("127.0.0.1:0"), Mode: Event, Loops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.closeListener()
+	l, err := srv.newLoop(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	l.stop()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	srv.active.Add(1) // as acceptAll counts it
+	l.handOver(accepted{fd: fds[0]})
+	if len(l.inbox) != 0 || srv.active.Load() != 0 {
+		t.Fatalf("inbox %d, active %d after a hand-off to a stopped loop; want 0, 0", len(l.inbox), srv.active.Load())
+	}
+	if n, err := unix.Read(fds[1], make([]byte, 1)); n != 0 || err != nil {
+		t.Fatalf("the handed connection is still open: read %d, %v", n, err)
+	}
+}
+
+// loopConn registers in loop l a connection accepted from srv's listening
+// socket, and returns it with the client's end.
+func loopConn(t *testing.T, srv *Server, l *loop) (*conn, net.Conn) {
+	t.Helper()
+	client, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	fd, peer, err := sock.Accept(srv.lfd, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.register(accepted{fd, peer})
+	return l.conns[fd], client
+}
+
+// TestIdleLineNotWithReplies: a loop closes an idle connection that has
+// replies waiting without the idle line, even when the line would fit:
+// the client would read it in the middle of its replies.
+func TestIdleLineNotWithReplies(t *testing.T) {
+	srv, err := Listen(Config{Addr: netip.MustParseAddrPort("127.0.0.1:0"), Mode: Event, Loops: 1, Idle: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.closeListener()
+	l, err := srv.newLoop(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	waiting, waitingClient := loopConn(t, srv, l)
+	quiet, quietClient := loopConn(t, srv, l)
+	waiting.out = []byte("  --> 1") // the start of a reply the socket did not take
+	l.now = time.Now().Add(time.Hour)
+	l.closeIdle()
+	l.closeDead()
+	for _, tc := range []struct {
+		c    net.Conn
+		want string
+	}{{waitingClient, ""}, {quietClient, "!!!! idle for 1s: closing\r\n"}} {
+		tc.c.SetReadDeadline(time.Now().Add(timeout))
+		if got, err := io.ReadAll(tc.c); string(got) != tc.want || err != nil {
+			t.Errorf("got %q, %v; want %q", got, err, tc.want)
+		}
+	}
+	_ = quiet
+}
+
+// TestBudgetGivenBack: what a connection held of an unfinished line is
+// given back to the server's budget when the connection ends without
+// ending the line (a reset), in every mode.
+func TestBudgetGivenBack(t *testing.T) {
+	for _, mode := range Modes {
+		t.Run(mode, func(t *testing.T) {
+			srv, logs, stop := serve(t, Config{Mode: mode, Loops: 1})
+			defer stop()
+			c, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Write([]byte(strings.Repeat("7", 3000))) // held: a sign and 3000 digits
+			c.Write([]byte("\n1"))                     // then a line ends, and a short one starts
+			c.SetReadDeadline(time.Now().Add(timeout))
+			if line, err := bufio.NewReader(c).ReadString('\n'); !strings.HasPrefix(line, "  --> ") {
+				t.Fatalf("%q, %v", line, err)
+			}
+			c.(*net.TCPConn).SetLinger(0) // a reset: the server never sees the line end
+			c.Close()
+			for deadline := time.Now().Add(timeout); !strings.Contains(logs.String(), "went away"); {
+				if time.Now().After(deadline) {
+					t.Fatalf("the server did not close the connection; log:\n%s", logs.String())
+				}
+				runtime.Gosched()
+			}
+			if held := srv.budget.Held(); held != 0 {
+				t.Fatalf("the budget counts %d bytes held after the connection closed", held)
 			}
 		})
 	}

@@ -84,7 +84,7 @@ func Accept(fd int, nonblock bool) (int, unix.Sockaddr, error) {
 	for {
 		nfd, err := accept(fd, nonblock, &peer)
 		if tracer != nil {
-			tracer.accept(tracer.tid(), fd, nonblock, &peer, nfd, err)
+			tracer.accept(tracer.tid(), fd, nonblock, peer, nfd, err) // a copy: peer stays on the stack
 		}
 		if err == unix.EINTR {
 			continue

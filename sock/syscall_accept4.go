@@ -35,6 +35,7 @@ const acceptCall = "accept4"
 type peerAddr struct {
 	rsa  unix.RawSockaddrAny
 	size uint32
+	buf  uintptr // rsa's address as the kernel got it, for the trace
 }
 
 // sockaddr is the address the kernel wrote.
@@ -53,7 +54,7 @@ func acceptFlags(nonblock bool) int {
 // accept is accept4(fd, &peer.rsa, &peer.size, flags). x/sys's Accept4
 // passes a buffer of its own, which a trace could not show.
 func accept(fd int, nonblock bool, peer *peerAddr) (int, error) {
-	peer.size = unix.SizeofSockaddrAny
+	peer.size, peer.buf = unix.SizeofSockaddrAny, uintptr(unsafe.Pointer(&peer.rsa))
 	r, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&peer.rsa)), uintptr(unsafe.Pointer(&peer.size)), uintptr(acceptFlags(nonblock)), 0, 0)
 	return int(r), errnoErr(errno)
 }

@@ -43,8 +43,17 @@ type peerAddr struct {
 func (a *peerAddr) sockaddr() unix.Sockaddr { return a.sa }
 
 // accept is accept(2), then fcntl(FD_CLOEXEC); acceptStandIns does the
-// rest, nonblock included.
+// rest, nonblock included. The two run under syscall.ForkLock, so that a
+// fork in another thread cannot inherit the descriptor in between; a
+// blocking accept first waits in poll(2) for a connection, without the
+// lock, which a fork would otherwise wait for as long as accept does.
 func accept(fd int, nonblock bool, peer *peerAddr) (nfd int, err error) {
+	if !nonblock {
+		ready := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, err := Poll(ready, -1); err != nil {
+			return -1, err
+		}
+	}
 	syscall.ForkLock.RLock()
 	nfd, peer.sa, err = unix.Accept(fd)
 	if err == nil {

@@ -14,8 +14,8 @@ var sockTypeFlags = []flagName{{unix.SOCK_CLOEXEC, "SOCK_CLOEXEC"}, {unix.SOCK_N
 // accept traces accept4: the buffer the kernel was given for the peer's
 // address, as it filled it in, or its address if the call failed; the
 // buffer's size before and after; and the flags.
-func (t *traceWriter) accept(tid, fd int, nonblock bool, peer *peerAddr, nfd int, err error) {
-	args := fmt.Sprintf("%d, %p, [%d]", fd, &peer.rsa, unix.SizeofSockaddrAny)
+func (t *traceWriter) accept(tid, fd int, nonblock bool, peer peerAddr, nfd int, err error) {
+	args := fmt.Sprintf("%d, %#x, [%d]", fd, peer.buf, unix.SizeofSockaddrAny)
 	if err == nil {
 		addr, _ := sockaddrString(peer.sockaddr())
 		args = fmt.Sprintf("%d, %s, [%d => %d]", fd, addr, unix.SizeofSockaddrAny, peer.size)

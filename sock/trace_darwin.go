@@ -8,7 +8,7 @@ var sockTypeFlags []flagName
 
 // accept traces accept. x/sys passes the kernel a buffer of its own,
 // which it does not show: the trace shows the address it read.
-func (t *traceWriter) accept(tid, fd int, nonblock bool, peer *peerAddr, nfd int, err error) {
+func (t *traceWriter) accept(tid, fd int, nonblock bool, peer peerAddr, nfd int, err error) {
 	addr := "{...}, [...]"
 	if err == nil {
 		addr = addrOut(peer.sa)

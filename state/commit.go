@@ -1,0 +1,149 @@
+// Package state keeps the counter in a file, so that a restart, a kill -9
+// or a power cut never hands out a value twice: a server replies to an add
+// only once the counter with that add in it is on disk (written, then
+// fdatasync), and reads the counter back when it starts.
+//
+// Adds are saved in groups (group commit): one goroutine, the committer,
+// writes the counter as it is and syncs it, while the event loops and
+// connections that want their adds saved wait; when the sync returns,
+// every add made before the counter was read is on disk, and they all go
+// on. One write and one fdatasync serve all the adds made meanwhile, by
+// every loop, so syncs per second do not grow with the number of loops,
+// and a busy server saves more adds per sync.
+package state
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"sync"
+
+	"fetchadd/fetchadd"
+
+	"golang.org/x/sys/unix"
+)
+
+// File is an open state file.
+type File struct {
+	path     string
+	logger   *log.Logger
+	fd       int
+	slotSize int
+	seq      uint64 // the last commit's number
+	readOnly error  // not nil: every commit fails with it
+	buf      []byte // the record being written
+
+	mu       sync.Mutex
+	cond     sync.Cond
+	snapshot func() (fetchadd.Number, uint64) // the counter and its version
+	asked    uint64                           // the newest version a waiter wants on disk
+	tried    uint64                           // the version of the last commit tried
+	durable  uint64                           // the newest version on disk
+	err      error                            // the last commit's failure; nil if it worked
+	closed   bool
+	done     chan struct{}
+	commits  int // commits made
+}
+
+// errClosed says the file was closed while an add waited.
+var errClosed = errors.New("the state file is closed")
+
+// Start starts the committer. snapshot returns the counter's value and
+// its version (the number of adds it holds) at one instant.
+func (f *File) Start(snapshot func() (fetchadd.Number, uint64)) {
+	_, f.durable = snapshot() // what Open read is on disk
+	f.tried, f.asked = f.durable, f.durable
+	f.snapshot = snapshot
+	f.cond.L = &f.mu
+	f.done = make(chan struct{})
+	go f.commitLoop()
+}
+
+// Sync waits until the counter of version v (or a later one) is on disk.
+// It fails if the commit that was to save it failed.
+func (f *File) Sync(v uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for {
+		switch {
+		case f.durable >= v:
+			return nil
+		case f.tried >= v && f.err != nil:
+			return f.err
+		case f.closed:
+			return errClosed
+		}
+		if v > f.asked {
+			f.asked = v
+			f.cond.Broadcast() // the committer waits for work
+		}
+		f.cond.Wait()
+	}
+}
+
+// commitLoop is the committer: while some waiter wants a version that no
+// commit has tried, it saves the counter as it is now.
+func (f *File) commitLoop() {
+	defer close(f.done)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for {
+		for f.asked <= f.tried && !f.closed {
+			f.cond.Wait()
+		}
+		if f.closed {
+			return
+		}
+		f.mu.Unlock()
+		value, version := f.snapshot()
+		err := f.commit(value)
+		f.mu.Lock()
+		f.tried, f.err = version, err
+		if err == nil {
+			f.durable = version
+			f.commits++
+		} else {
+			f.logger.Printf("state: %s: %v; the adds it held were refused", f.path, err)
+		}
+		f.cond.Broadcast()
+	}
+}
+
+// commit writes value as the next commit, into the slot that does not
+// hold the last one, and syncs it: pwrite, then fdatasync. A failed
+// commit leaves seq as it was, so the next one writes the same slot
+// again, never the slot that holds the last good commit. It writes over
+// bytes the file has, so a full disk cannot fail it (on file systems
+// that overwrite in place).
+func (f *File) commit(value fetchadd.Number) error {
+	if f.readOnly != nil {
+		return f.readOnly
+	}
+	seq := f.seq + 1
+	f.buf = record(f.buf, seq, f.slotSize, value)
+	if len(f.buf) > f.slotSize {
+		return fmt.Errorf("a counter of %d bytes does not fit in a slot of %d", len(f.buf), f.slotSize)
+	}
+	if _, err := pwrite(f.fd, f.buf, int64(seq%2)*int64(f.slotSize)); err != nil {
+		return err
+	}
+	if err := datasync(f.fd); err != nil {
+		return err
+	}
+	f.seq = seq
+	return nil
+}
+
+// Close stops the committer and closes the file; an add still waiting is
+// told the file is closed. It returns how many commits were made.
+func (f *File) Close() int {
+	f.mu.Lock()
+	f.closed = true
+	f.cond.Broadcast()
+	f.mu.Unlock()
+	if f.done != nil {
+		<-f.done
+	}
+	unix.Close(f.fd)
+	return f.commits
+}
