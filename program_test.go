@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -141,6 +142,22 @@ func TestServeSignals(t *testing.T) {
 				t.Fatalf("after stop the client got %q, %v; want the end of the stream", rest, err)
 			}
 		})
+	}
+}
+
+// TestStateRefused: a state file that is not one is refused in one line
+// that names it and says what is wrong, status 1, and left as it was.
+func TestStateRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "counter")
+	if err := os.WriteFile(path, []byte("counter = 12\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, status := runProgram(t, "", "serve", "-addr", "127.0.0.1:0", "-state", path)
+	if status != 1 || strings.Count(out, "\n") != 1 || !strings.Contains(out, path) || !strings.Contains(out, "not a fetchadd state file") {
+		t.Fatalf("status %d, %q; want 1 and one line naming %s", status, out, path)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "counter = 12\n" {
+		t.Fatalf("the refused file now holds %q", b)
 	}
 }
 
@@ -303,6 +320,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"client", "127.0.0.1:-1", "-trace"}, 2, `port "-1"`}, // flags after the address
 		{[]string{"client", "127.0.0.1:1", "-x"}, 2, "flag provided but not defined: -x"},
 		{[]string{"client", "a", "--", "-trace"}, 2, `unexpected argument "-trace"`},
+		{[]string{"serve", "-state-reset"}, 2, "-state-reset: give the file with -state FILE"},
 	}
 	for _, tc := range cases {
 		out, status := runProgram(t, "", tc.args...)

@@ -397,11 +397,22 @@ func (s *Server) save(out []byte, from int) []byte {
 		if bytes.HasPrefix(replies, []byte(fetchadd.Invalid)) {
 			out = append(out, replies[:end]...)
 		} else {
-			out = fmt.Appendf(out, "%s not saved: %v%s", fetchadd.Invalid, err, fetchadd.CRLF)
+			out = fmt.Appendf(out, "%s not saved: %s; try again later%s", fetchadd.Invalid, why(err), fetchadd.CRLF)
 		}
 		replies = replies[end:]
 	}
 	return out
+}
+
+// why is what a client is told of a failed save: the system's word for it
+// ("no space left on device"), without the file's name, which is the
+// server's business (its log has it).
+func why(err error) string {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return "the counter could not be saved"
 }
 
 // accept is sock.Accept; a test replaces it to make accept fail as the

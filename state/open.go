@@ -23,7 +23,7 @@ func Open(path string, reset bool, logger *log.Logger) (*File, fetchadd.Number, 
 	f := &File{path: path, logger: logger, fd: -1}
 	if reset {
 		if err := f.create(fetchadd.Int(0)); err != nil {
-			return nil, fetchadd.Number{}, f.errorf("%v", err)
+			return nil, fetchadd.Number{}, f.wrap(err)
 		}
 		logger.Printf("state: %s: reset to 0", path)
 		return f, fetchadd.Int(0), nil
@@ -32,17 +32,17 @@ func Open(path string, reset bool, logger *log.Logger) (*File, fetchadd.Number, 
 	switch {
 	case errors.Is(err, unix.ENOENT):
 		if err := f.create(fetchadd.Int(0)); err != nil {
-			return nil, fetchadd.Number{}, f.errorf("%v", err)
+			return nil, fetchadd.Number{}, f.wrap(err)
 		}
 		logger.Printf("state: %s: created, holding 0", path)
 		return f, fetchadd.Int(0), nil
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EROFS), errors.Is(err, unix.EPERM):
-		f.readOnly = fmt.Errorf("%s is read-only (%v)", path, err)
+		f.readOnly = fmt.Errorf("state file %s is read-only: %w", path, err)
 		if fd, err = open(path, unix.O_RDONLY); err != nil {
-			return nil, fetchadd.Number{}, f.errorf("%v", err)
+			return nil, fetchadd.Number{}, f.wrap(err)
 		}
 	case err != nil:
-		return nil, fetchadd.Number{}, f.errorf("%v", err)
+		return nil, fetchadd.Number{}, f.wrap(err)
 	}
 	f.fd = fd
 	value, err := f.load()
@@ -56,6 +56,11 @@ func Open(path string, reset bool, logger *log.Logger) (*File, fetchadd.Number, 
 	return f, value, nil
 }
 
+// wrap says that err is about the file: "state file PATH: ...".
+func (f *File) wrap(err error) error {
+	return fmt.Errorf("state file %s: %w", f.path, err)
+}
+
 // errorf is an error about the file: "state file PATH: ...".
 func (f *File) errorf(format string, args ...any) error {
 	return fmt.Errorf("state file %s: %s", f.path, fmt.Sprintf(format, args...))
@@ -67,7 +72,7 @@ func (f *File) errorf(format string, args ...any) error {
 func (f *File) load() (fetchadd.Number, error) {
 	var st unix.Stat_t
 	if err := fstat(f.fd, &st); err != nil {
-		return fetchadd.Number{}, f.errorf("%v", err)
+		return fetchadd.Number{}, f.wrap(err)
 	}
 	b := make([]byte, st.Size)
 	if n, err := pread(f.fd, b, 0); err != nil || n < len(b) {
