@@ -19,6 +19,8 @@ type conn struct {
 	sess    fetchadd.Session
 	out     []byte    // replies not yet sent
 	unsaved int       // the last bytes of out answer adds not yet saved (state file)
+	batch   int       // of those, the bytes of this batch of events
+	marks   []mark    // the unsaved bytes, batch by batch, with the version to save
 	in      []byte    // bytes received but not answered while out was full
 	reading bool      // the poller watches for reading
 	writing bool      // the poller watches for writing
@@ -108,35 +110,6 @@ func (l *loop) flush(c *conn) {
 		} else {
 			c.out = c.out[:copy(c.out, c.out[n:])]
 		}
-	}
-}
-
-// unsaved notes that the last n bytes of c.out answer adds that must be
-// saved before they are sent (see saveBatch).
-func (l *loop) unsaved(c *conn, n int) {
-	if n > 0 && c.unsaved == 0 {
-		l.pending = append(l.pending, c)
-	}
-	c.unsaved += n
-}
-
-// saveBatch saves the adds of the batch of events just handled, in one
-// commit for all its connections (and the other loops' batches), then
-// sends their replies: a reply is never sent before its add is on disk.
-func (l *loop) saveBatch() {
-	for len(l.pending) > 0 { // progress may answer held requests: a batch more
-		batch := l.pending
-		l.pending = l.saving[:0]
-		for _, c := range batch {
-			if !c.dead {
-				c.out = l.srv.save(c.out, len(c.out)-c.unsaved)
-				c.unsaved = 0
-				l.flush(c)
-				l.progress(c)
-			}
-		}
-		clear(batch)
-		l.saving = batch[:0]
 	}
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fetchadd/sock"
@@ -32,8 +33,9 @@ type loop struct {
 	buf     []byte  // what read returns, for every connection of the loop
 	scratch []byte  // replies being built, before they are sent
 	closing []*conn // connections to close once this batch of events is done
-	pending []*conn // connections with replies to send once their adds are saved
-	saving  []*conn // pending's other buffer, while saveBatch works
+	pending  []*conn     // connections with replies of this batch to save (state file)
+	waiting  []*conn     // connections with replies waiting for a commit
+	awaiting atomic.Bool // waiting is not empty: wake the loop after each commit
 
 	next        int       // loop 0: the loop that gets the next connection
 	acceptPause time.Time // loop 0: out of descriptors; accept again then
@@ -154,7 +156,7 @@ func (l *loop) run() error {
 				l.handle(ev)
 			}
 		}
-		l.saveBatch()
+		l.saveStep()
 		if l.srv.cfg.Idle > 0 && !l.now.Before(l.nextSweep) {
 			l.closeIdle()
 		}
@@ -193,7 +195,7 @@ func (l *loop) stop() {
 			l.progress(c)
 		}
 	}
-	l.saveBatch()
+	l.saveAll()
 	for _, c := range l.conns {
 		l.flush(c)
 		l.kill(c, nil)

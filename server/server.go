@@ -291,7 +291,7 @@ func (s *Server) Counter() *fetchadd.Counter { return &s.counter }
 func (s *Server) Serve() error {
 	defer s.closeListener()
 	if s.state != nil {
-		s.state.Start(s.counter.Snapshot)
+		s.state.Start(s.counter.Snapshot, s.wakeSaving)
 		defer func() { s.logger.Printf("state: %d commits", s.state.Close()) }()
 	}
 	switch s.cfg.Mode {
@@ -324,6 +324,18 @@ func (s *Server) Stop() {
 	sock.Write(s.stopW, wakeByte) // and a send waiting for room gives up
 	for _, l := range s.loops {
 		l.wake()
+	}
+}
+
+// wakeSaving wakes the loops that have replies waiting for a commit: the
+// committer has tried one.
+func (s *Server) wakeSaving() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.loops {
+		if l.awaiting.Load() {
+			l.wake()
+		}
 	}
 }
 
@@ -390,8 +402,14 @@ func (s *Server) save(out []byte, from int) []byte {
 	if err == nil {
 		return out
 	}
-	replies := append([]byte(nil), out[from:]...)
-	out = out[:from]
+	return append(out[:from], refuse(out[from:], err)...)
+}
+
+// refuse returns replies with each reply that reports an add turned into a
+// refusal that says why it could not be saved; "!!!!" for a line that is
+// not a number stays.
+func refuse(replies []byte, err error) []byte {
+	var out []byte
 	for len(replies) > 0 {
 		end := bytes.Index(replies, []byte(fetchadd.CRLF)) + len(fetchadd.CRLF)
 		if bytes.HasPrefix(replies, []byte(fetchadd.Invalid)) {

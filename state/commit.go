@@ -42,18 +42,21 @@ type File struct {
 	err      error                            // the last commit's failure; nil if it worked
 	closed   bool
 	done     chan struct{}
-	commits  int // commits made
+	commits  int    // commits made
+	onCommit func() // called after each commit tried, without f.mu
 }
 
 // errClosed says the file was closed while an add waited.
 var errClosed = errors.New("the state file is closed")
 
 // Start starts the committer. snapshot returns the counter's value and
-// its version (the number of adds it holds) at one instant.
-func (f *File) Start(snapshot func() (fetchadd.Number, uint64)) {
+// its version (the number of adds it holds) at one instant; onCommit, if
+// not nil, is called after each commit the committer tries, for those
+// who asked with Ask and do not wait in Sync.
+func (f *File) Start(snapshot func() (fetchadd.Number, uint64), onCommit func()) {
 	_, f.durable = snapshot() // what Open read is on disk
 	f.tried, f.asked = f.durable, f.durable
-	f.snapshot = snapshot
+	f.snapshot, f.onCommit = snapshot, onCommit
 	f.cond.L = &f.mu
 	f.done = make(chan struct{})
 	go f.commitLoop()
@@ -81,6 +84,38 @@ func (f *File) Sync(v uint64) error {
 	}
 }
 
+// Ask asks for the counter of version v (or a later one) to be saved,
+// without waiting: Saved says when it is.
+func (f *File) Ask(v uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if v > f.asked {
+		f.asked = v
+		f.cond.Broadcast()
+		if f.onCommit != nil {
+			f.mu.Unlock()
+			f.onCommit()
+			f.mu.Lock()
+		}
+	}
+}
+
+// Saved says whether the counter of version v is on disk (done, err nil),
+// or the commit that was to save it failed (done, err), or neither yet.
+func (f *File) Saved(v uint64) (done bool, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.durable >= v:
+		return true, nil
+	case f.tried >= v && f.err != nil:
+		return true, f.err
+	case f.closed:
+		return true, errClosed
+	}
+	return false, nil
+}
+
 // commitLoop is the committer: while some waiter wants a version that no
 // commit has tried, it saves the counter as it is now.
 func (f *File) commitLoop() {
@@ -106,6 +141,11 @@ func (f *File) commitLoop() {
 			f.logger.Printf("state: %s: %v; the adds it held were refused", f.path, err)
 		}
 		f.cond.Broadcast()
+		if f.onCommit != nil {
+			f.mu.Unlock()
+			f.onCommit()
+			f.mu.Lock()
+		}
 	}
 }
 

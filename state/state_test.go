@@ -49,7 +49,7 @@ func openStarted(t *testing.T, path string) (*File, *counter) {
 		t.Fatal(err)
 	}
 	c := &counter{v: v}
-	f.Start(c.snapshot)
+	f.Start(c.snapshot, nil)
 	return f, c
 }
 

@@ -1,0 +1,108 @@
+package server
+
+// With a state file, an event loop does not send a reply before its add
+// is on disk, and does not wait for the disk either: it answers a batch
+// of events into its connections' buffers, asks the committer to save the
+// counter as it is (state.File.Ask), and goes on with the next events.
+// When a commit has been tried, the committer wakes the loop, which sends
+// the replies that are now saved (or turns them into refusals if the
+// commit failed). While the disk syncs one batch, the loop reads the
+// next, so syncs follow one another with no gap, each saving all the adds
+// made meanwhile by every loop: group commit.
+
+// mark is one batch's unsaved bytes at the end of a connection's out, and
+// the counter's version that must be on disk before they are sent.
+type mark struct {
+	n int
+	v uint64
+}
+
+// unsaved notes that the last n bytes of c.out answer adds of this batch,
+// to be saved before they are sent.
+func (l *loop) unsaved(c *conn, n int) {
+	if n <= 0 {
+		return
+	}
+	if c.batch == 0 {
+		l.pending = append(l.pending, c)
+	}
+	c.batch += n
+	c.unsaved += n
+}
+
+// saveStep ends a batch of events: it asks for this batch's adds to be
+// saved, and sends the replies whose adds are saved now. Sending may let
+// a connection answer requests it held: they are asked for too.
+func (l *loop) saveStep() {
+	l.ask()
+	l.release()
+	l.ask()
+}
+
+// ask marks this batch's unsaved bytes with the counter's version now,
+// which holds their adds, and asks the committer for it.
+func (l *loop) ask() {
+	if len(l.pending) == 0 {
+		return
+	}
+	v := l.srv.counter.Version()
+	for _, c := range l.pending {
+		if c.dead || c.batch == 0 {
+			continue
+		}
+		if len(c.marks) == 0 {
+			l.waiting = append(l.waiting, c)
+		}
+		c.marks = append(c.marks, mark{c.batch, v})
+		c.batch = 0
+	}
+	clear(l.pending)
+	l.pending = l.pending[:0]
+	l.awaiting.Store(true) // before Ask: a commit that ends at once wakes the loop
+	l.srv.state.Ask(v)
+}
+
+// release sends the replies whose adds are saved, and refusals for those
+// whose commit failed.
+func (l *loop) release() {
+	still := l.waiting[:0]
+	for _, c := range l.waiting {
+		if c.dead {
+			continue
+		}
+		for len(c.marks) > 0 {
+			m := c.marks[0]
+			done, err := l.srv.state.Saved(m.v)
+			if !done {
+				break
+			}
+			if err != nil { // the batch's replies become refusals
+				at := len(c.out) - c.unsaved // where the unsaved bytes, and so this batch's, start
+				rest := append([]byte(nil), c.out[at+m.n:]...)
+				c.out = append(append(c.out[:at], refuse(c.out[at:at+m.n], err)...), rest...)
+			}
+			c.unsaved -= m.n
+			c.marks = c.marks[1:]
+		}
+		if len(c.marks) == 0 {
+			c.marks = nil
+		}
+		l.flush(c)
+		l.progress(c)
+		if len(c.marks) > 0 && !c.dead {
+			still = append(still, c)
+		}
+	}
+	clear(l.waiting[len(still):])
+	l.waiting = still
+	l.awaiting.Store(len(l.waiting) > 0)
+}
+
+// saveAll waits until every reply of the loop is saved, and sends them:
+// for the stop.
+func (l *loop) saveAll() {
+	for l.ask(); len(l.waiting) > 0; l.ask() {
+		l.srv.state.Sync(l.srv.counter.Version())
+		l.release()
+	}
+}
