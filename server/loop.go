@@ -30,9 +30,9 @@ type loop struct {
 	inbox   []accepted // connections loop 0 has handed to this loop
 	stopped bool       // the loop has ended: hand it nothing more
 
-	buf     []byte  // what read returns, for every connection of the loop
-	scratch []byte  // replies being built, before they are sent
-	closing []*conn // connections to close once this batch of events is done
+	buf      []byte      // what read returns, for every connection of the loop
+	scratch  []byte      // replies being built, before they are sent
+	closing  []*conn     // connections to close once this batch of events is done
 	pending  []*conn     // connections with replies of this batch to save (state file)
 	waiting  []*conn     // connections with replies waiting for a commit
 	awaiting atomic.Bool // waiting is not empty: wake the loop after each commit
