@@ -30,11 +30,21 @@ type conn struct {
 	err     error     // why it was killed; nil: it ended normally
 }
 
+// errHangUp says a connection broke while it waited for a commit.
+var errHangUp = errors.New("the connection broke while its replies waited to be saved")
+
 // handle acts on one event of a connection.
 func (l *loop) handle(ev sock.Event) {
 	c := l.conns[ev.Fd]
 	if c == nil || c.dead {
 		return // an event for a connection closed in this batch
+	}
+	if ev.Read && ev.Write && !c.reading && !c.writing {
+		// An error or hang-up on a connection watched for nothing (its
+		// replies wait for a commit): the poller would report it again
+		// and again. The client has gone.
+		l.kill(c, errHangUp)
+		return
 	}
 	if ev.Write && c.writing {
 		l.flush(c)

@@ -60,6 +60,9 @@ func (l *loop) ask() {
 	l.pending = l.pending[:0]
 	l.awaiting.Store(true) // before Ask: a commit that ends at once wakes the loop
 	l.srv.state.Ask(v)
+	if done, _ := l.srv.state.Saved(v); done {
+		l.wake() // a commit that another loop asked for has saved v already
+	}
 }
 
 // release sends the replies whose adds are saved, and refusals for those

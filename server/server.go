@@ -210,28 +210,27 @@ func Listen(cfg Config) (*Server, error) {
 		logger = log.New(io.Discard, "", 0)
 	}
 	s := &Server{cfg: cfg, logger: logger, conns: make(map[int]bool), budget: fetchadd.NewBudget(cfg.LineBudget)}
+	// The listening socket first: a server that cannot listen must not
+	// touch the state file (-state-reset would write 0 over it).
+	fd, addr, err := openListener(cfg.Addr, cfg.Backlog)
+	if err != nil {
+		return nil, err
+	}
+	if s.stopR, s.stopW, err = sock.Pipe(); err != nil {
+		sock.Close(fd)
+		return nil, err
+	}
+	s.lfd, s.addr = fd, addr
 	if cfg.StatePath != "" {
 		st, value, err := state.Open(cfg.StatePath, cfg.StateReset, logger)
 		if err != nil {
+			s.closeListener()
 			return nil, err
 		}
 		s.state = st
 		s.counter.Set(value)
 		logger.Printf("state: %s: the counter is %v", cfg.StatePath, value)
 	}
-	fd, addr, err := openListener(cfg.Addr, cfg.Backlog)
-	if err == nil {
-		if s.stopR, s.stopW, err = sock.Pipe(); err != nil {
-			sock.Close(fd)
-		}
-	}
-	if err != nil {
-		if s.state != nil {
-			s.state.Close()
-		}
-		return nil, err
-	}
-	s.lfd, s.addr = fd, addr
 	return s, nil
 }
 
@@ -407,7 +406,9 @@ func (s *Server) save(out []byte, from int) []byte {
 
 // refuse returns replies with each reply that reports an add turned into a
 // refusal that says why it could not be saved; "!!!!" for a line that is
-// not a number stays.
+// not a number stays. The add has been made in memory, and the next
+// commit that works saves it: values may be skipped, never repeated, and
+// a client must not count on a refused add having been undone.
 func refuse(replies []byte, err error) []byte {
 	var out []byte
 	for len(replies) > 0 {
@@ -415,7 +416,7 @@ func refuse(replies []byte, err error) []byte {
 		if bytes.HasPrefix(replies, []byte(fetchadd.Invalid)) {
 			out = append(out, replies[:end]...)
 		} else {
-			out = fmt.Appendf(out, "%s not saved: %s; try again later%s", fetchadd.Invalid, why(err), fetchadd.CRLF)
+			out = fmt.Appendf(out, "%s not saved: %s (the add may still count)%s", fetchadd.Invalid, why(err), fetchadd.CRLF)
 		}
 		replies = replies[end:]
 	}

@@ -26,8 +26,6 @@ import (
 
 const timeout = 10 * time.Second
 
-var netipLoopback = netip.MustParseAddrPort("127.0.0.1:0")
-
 // syncBuffer is a log destination safe for the server's goroutines.
 type syncBuffer struct {
 	mu sync.Mutex

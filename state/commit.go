@@ -28,6 +28,7 @@ type File struct {
 	path     string
 	logger   *log.Logger
 	fd       int
+	lockFd   int // PATH.lock, locked while the file is open (-1: none)
 	slotSize int
 	seq      uint64 // the last commit's number
 	readOnly error  // not nil: every commit fails with it
@@ -185,5 +186,8 @@ func (f *File) Close() int {
 		<-f.done
 	}
 	unix.Close(f.fd)
+	if f.lockFd >= 0 {
+		unix.Close(f.lockFd)
+	}
 	return f.commits
 }

@@ -60,7 +60,22 @@ func reopen(t *testing.T, path string) fetchadd.Number {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unix.Close(f.fd)
+	f.Close()
+	return v
+}
+
+// peek reads what path holds while a File has it open (and locked).
+func peek(t *testing.T, path string) fetchadd.Number {
+	t.Helper()
+	fd, err := open(path, unix.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	v, err := (&File{path: path, fd: fd, logger: quiet}).load()
+	if err != nil {
+		t.Fatal(err)
+	}
 	return v
 }
 
@@ -170,7 +185,7 @@ func TestFailedCommit(t *testing.T) {
 			}
 			// The file opens, with the last acknowledged value or, if the
 			// failed commit's bytes reached it, that one: never less.
-			if v := reopen(t, path); v.String() != "7" && v.String() != "12" {
+			if v := peek(t, path); v.String() != "7" && v.String() != "12" {
 				t.Fatalf("after the failed commit the file holds %v, want 7 (or 12)", v)
 			}
 			pwrite, datasync = realWrite, realSync
@@ -207,10 +222,12 @@ func TestRefused(t *testing.T) {
 		damage func([]byte) []byte
 		says   string
 	}{
-		{"a byte flipped in the newer slot's value", flip(slotSize + headerSize), "damaged: slot 1: checksum mismatch"},
-		{"a byte flipped in the older slot's value", flip(headerSize), "damaged: slot 0: checksum mismatch"},
-		{"a byte flipped in a checksum", flip(slotSize + headerSize + 3 + 8), "checksum mismatch"},
-		{"a length flipped", flip(slotSize + 24), "damaged: slot 1"},
+		// The newer slot is slot 0: commits 0 and 1 made the file, 2 to 4 followed.
+		{"a byte flipped in the newer slot's value", flip(headerSize), "damaged: slot 0: checksum mismatch"},
+		{"a byte flipped in a checksum", flip(headerSize + 3 + 8), "damaged: slot 0: checksum mismatch"},
+		{"a length flipped", flip(24), "damaged: slot 0: the header's checksum fails"},
+		{"a commit number flipped", flip(16 + 7), "damaged: slot 0: the header's checksum fails"},
+		{"the end's commit number flipped", flip(headerSize + 3 + 7), "damaged: slot 0: checksum mismatch"},
 		{"cut short", func(b []byte) []byte { return b[:slotSize+100] }, "cut short or damaged"},
 		{"longer", func(b []byte) []byte { return append(b, '\n') }, "cut short or damaged"},
 		{"empty", func([]byte) []byte { return nil }, "not a fetchadd state file"},
@@ -239,14 +256,15 @@ func TestRefused(t *testing.T) {
 			if err != nil || v.String() != "0" {
 				t.Fatalf("reset: %v, %v", v, err)
 			}
-			unix.Close(f.fd)
+			f.Close()
 		})
 	}
 }
 
 // TestTornWrite: a crash in the middle of a commit leaves the slot being
-// written with its start new and its end old. That commit was never
-// acknowledged: the file opens with the one before it.
+// written with its first sector new and the rest old. That commit was
+// never acknowledged: the file opens with the one before it. Damage to
+// the older slot is no reason to refuse the file either.
 func TestTornWrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "counter")
 	f, c := openStarted(t, path)
@@ -255,14 +273,34 @@ func TestTornWrite(t *testing.T) {
 	seq := f.seq
 	f.Close()
 	b, _ := os.ReadFile(path)
-	// Commit seq+1 (into slot 0) is cut after its first 30 bytes: the
-	// header and two digits of a longer value are new, the rest old.
-	next := record(nil, seq+1, slotSize, fetchadd.Int(4242424242))
+	older := append([]byte(nil), b...)
+	// Commit seq+1 (into slot 0), of a value long enough to span sectors,
+	// is cut after its first 512-byte sector.
+	long, _ := fetchadd.ParseDecimal([]byte(strings.Repeat("7", 1000)))
+	next := record(nil, seq+1, slotSize, long)
 	at := int((seq+1)%2) * slotSize
-	copy(b[at:at+30], next)
+	copy(b[at:at+512], next)
 	os.WriteFile(path, b, 0o644)
 	if v := reopen(t, path); v.String() != "42" {
 		t.Fatalf("after a torn write the file reads %v, want 42", v)
+	}
+	// A byte flipped in the older slot (commit 2, slot 0).
+	older[headerSize] ^= 0x10
+	os.WriteFile(path, older, 0o644)
+	if v := reopen(t, path); v.String() != "42" {
+		t.Fatalf("with the older slot damaged the file reads %v, want 42", v)
+	}
+}
+
+// TestLocked: a second server on the same file is refused.
+func TestLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "counter")
+	f, _ := openStarted(t, path)
+	defer f.Close()
+	for _, reset := range []bool{false, true} {
+		if _, _, err := Open(path, reset, quiet); err == nil || !strings.Contains(err.Error(), "in use by another server") {
+			t.Fatalf("a second Open (reset %v): %v", reset, err)
+		}
 	}
 }
 
