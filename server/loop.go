@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"fetchadd/sock"
@@ -30,12 +29,11 @@ type loop struct {
 	inbox   []accepted // connections loop 0 has handed to this loop
 	stopped bool       // the loop has ended: hand it nothing more
 
-	buf      []byte      // what read returns, for every connection of the loop
-	scratch  []byte      // replies being built, before they are sent
-	closing  []*conn     // connections to close once this batch of events is done
-	pending  []*conn     // connections with replies of this batch to save (state file)
-	waiting  []*conn     // connections with replies waiting for a commit
-	awaiting atomic.Bool // waiting is not empty: wake the loop after each commit
+	buf     []byte  // what read returns, for every connection of the loop
+	scratch []byte  // replies being built, before they are sent
+	closing []*conn // connections to close once this batch of events is done
+	pending []*conn // connections with replies of this batch to save (state file)
+	waiting []*conn // connections with replies waiting for a commit
 
 	next        int       // loop 0: the loop that gets the next connection
 	acceptPause time.Time // loop 0: out of descriptors; accept again then
@@ -195,7 +193,7 @@ func (l *loop) stop() {
 			l.progress(c)
 		}
 	}
-	l.saveAll()
+	l.saveStep()
 	for _, c := range l.conns {
 		l.flush(c)
 		l.kill(c, nil)

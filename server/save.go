@@ -1,14 +1,12 @@
 package server
 
 // With a state file, an event loop does not send a reply before its add
-// is on disk, and does not wait for the disk either: it answers a batch
-// of events into its connections' buffers, asks the committer to save the
-// counter as it is (state.File.Ask), and goes on with the next events.
-// When a commit has been tried, the committer wakes the loop, which sends
-// the replies that are now saved (or turns them into refusals if the
-// commit failed). While the disk syncs one batch, the loop reads the
-// next, so syncs follow one another with no gap, each saving all the adds
-// made meanwhile by every loop: group commit.
+// is on disk: it answers a batch of events into its connections' buffers,
+// has the counter saved as it is (state.File.Sync: one commit for the
+// batch, and for the batches of other loops that wait meanwhile), then
+// sends the replies, or refusals if the commit failed. While it syncs,
+// the next batch gathers in the sockets' buffers, as in redis with
+// appendfsync always.
 
 // mark is one batch's unsaved bytes at the end of a connection's out, and
 // the counter's version that must be on disk before they are sent.
@@ -30,17 +28,18 @@ func (l *loop) unsaved(c *conn, n int) {
 	c.unsaved += n
 }
 
-// saveStep ends a batch of events: it asks for this batch's adds to be
-// saved, and sends the replies whose adds are saved now. Sending may let
-// a connection answer requests it held: they are asked for too.
+// saveStep ends a batch of events: its adds are saved, and the replies
+// sent. Sending may let a connection answer requests it held: they are
+// saved too.
 func (l *loop) saveStep() {
-	l.ask()
-	l.release()
-	l.ask()
+	for l.ask(); len(l.waiting) > 0; l.ask() {
+		l.srv.state.Sync(l.srv.counter.Version())
+		l.release()
+	}
 }
 
 // ask marks this batch's unsaved bytes with the counter's version now,
-// which holds their adds, and asks the committer for it.
+// which holds their adds.
 func (l *loop) ask() {
 	if len(l.pending) == 0 {
 		return
@@ -58,11 +57,6 @@ func (l *loop) ask() {
 	}
 	clear(l.pending)
 	l.pending = l.pending[:0]
-	l.awaiting.Store(true) // before Ask: a commit that ends at once wakes the loop
-	l.srv.state.Ask(v)
-	if done, _ := l.srv.state.Saved(v); done {
-		l.wake() // a commit that another loop asked for has saved v already
-	}
 }
 
 // release sends the replies whose adds are saved, and refusals for those
@@ -98,14 +92,4 @@ func (l *loop) release() {
 	}
 	clear(l.waiting[len(still):])
 	l.waiting = still
-	l.awaiting.Store(len(l.waiting) > 0)
-}
-
-// saveAll waits until every reply of the loop is saved, and sends them:
-// for the stop.
-func (l *loop) saveAll() {
-	for l.ask(); len(l.waiting) > 0; l.ask() {
-		l.srv.state.Sync(l.srv.counter.Version())
-		l.release()
-	}
 }

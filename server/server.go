@@ -290,7 +290,7 @@ func (s *Server) Counter() *fetchadd.Counter { return &s.counter }
 func (s *Server) Serve() error {
 	defer s.closeListener()
 	if s.state != nil {
-		s.state.Start(s.counter.Snapshot, s.wakeSaving)
+		s.state.Start(s.counter.Snapshot)
 		defer func() { s.logger.Printf("state: %d commits", s.state.Close()) }()
 	}
 	switch s.cfg.Mode {
@@ -323,18 +323,6 @@ func (s *Server) Stop() {
 	sock.Write(s.stopW, wakeByte) // and a send waiting for room gives up
 	for _, l := range s.loops {
 		l.wake()
-	}
-}
-
-// wakeSaving wakes the loops that have replies waiting for a commit: the
-// committer has tried one.
-func (s *Server) wakeSaving() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, l := range s.loops {
-		if l.awaiting.Load() {
-			l.wake()
-		}
 	}
 }
 

@@ -3,13 +3,14 @@
 // only once the counter with that add in it is on disk (written, then
 // fdatasync), and reads the counter back when it starts.
 //
-// Adds are saved in groups (group commit): one goroutine, the committer,
-// writes the counter as it is and syncs it, while the event loops and
-// connections that want their adds saved wait; when the sync returns,
-// every add made before the counter was read is on disk, and they all go
-// on. One write and one fdatasync serve all the adds made meanwhile, by
-// every loop, so syncs per second do not grow with the number of loops,
-// and a busy server saves more adds per sync.
+// Adds are saved in groups (group commit): one caller at a time, the
+// first that finds no commit under way, writes the counter as it is and
+// syncs it, while the other event loops and connections that want their
+// adds saved wait; when the sync returns, every add made before the
+// counter was read is on disk, and they all go on. One write and one
+// fdatasync serve all the adds made meanwhile, by every loop, so syncs
+// per second do not grow with the number of loops, and a busy server
+// saves more adds per sync.
 package state
 
 import (
@@ -34,37 +35,36 @@ type File struct {
 	readOnly error  // not nil: every commit fails with it
 	buf      []byte // the record being written
 
-	mu       sync.Mutex
-	cond     sync.Cond
-	snapshot func() (fetchadd.Number, uint64) // the counter and its version
-	asked    uint64                           // the newest version a waiter wants on disk
-	tried    uint64                           // the version of the last commit tried
-	durable  uint64                           // the newest version on disk
-	err      error                            // the last commit's failure; nil if it worked
-	closed   bool
-	done     chan struct{}
-	commits  int    // commits made
-	onCommit func() // called after each commit tried, without f.mu
+	mu         sync.Mutex
+	cond       sync.Cond
+	snapshot   func() (fetchadd.Number, uint64) // the counter and its version
+	committing bool                             // a caller of Sync is committing
+	waiting    int                              // callers of Sync waiting for it
+	tried      uint64                           // the version of the last commit tried
+	durable    uint64                           // the newest version on disk
+	err        error                            // the last commit's failure; nil if it worked
+	closed     bool
+	commits    int // commits made
 }
 
 // errClosed says the file was closed while an add waited.
 var errClosed = errors.New("the state file is closed")
 
-// Start starts the committer. snapshot returns the counter's value and
-// its version (the number of adds it holds) at one instant; onCommit, if
-// not nil, is called after each commit the committer tries, for those
-// who asked with Ask and do not wait in Sync.
-func (f *File) Start(snapshot func() (fetchadd.Number, uint64), onCommit func()) {
+// Start readies the file for Sync. snapshot returns the counter's value
+// and its version (the number of adds it holds) at one instant.
+func (f *File) Start(snapshot func() (fetchadd.Number, uint64)) {
 	_, f.durable = snapshot() // what Open read is on disk
-	f.tried, f.asked = f.durable, f.durable
-	f.snapshot, f.onCommit = snapshot, onCommit
+	f.tried = f.durable
+	f.snapshot = snapshot
 	f.cond.L = &f.mu
-	f.done = make(chan struct{})
-	go f.commitLoop()
 }
 
-// Sync waits until the counter of version v (or a later one) is on disk.
-// It fails if the commit that was to save it failed.
+// Sync waits until the counter of version v (or a later one) is on disk,
+// and fails if the commit that was to save it failed. The first caller
+// that finds no commit under way makes one itself, in its own thread (no
+// hand-off to another): it saves the counter as it is then, with every
+// add made so far, by any caller. Those who come while it commits wait,
+// and the first of them to wake after it makes the next commit for all.
 func (f *File) Sync(v uint64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -76,27 +76,25 @@ func (f *File) Sync(v uint64) error {
 			return f.err
 		case f.closed:
 			return errClosed
-		}
-		if v > f.asked {
-			f.asked = v
-			f.cond.Broadcast() // the committer waits for work
-		}
-		f.cond.Wait()
-	}
-}
-
-// Ask asks for the counter of version v (or a later one) to be saved,
-// without waiting: Saved says when it is.
-func (f *File) Ask(v uint64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if v > f.asked {
-		f.asked = v
-		f.cond.Broadcast()
-		if f.onCommit != nil {
+		case !f.committing:
+			f.committing = true
 			f.mu.Unlock()
-			f.onCommit()
+			value, version := f.snapshot()
+			err := f.commit(value)
 			f.mu.Lock()
+			f.committing = false
+			f.tried, f.err = version, err
+			if err == nil {
+				f.durable = version
+				f.commits++
+			} else {
+				f.logger.Printf("state: %s: %v; the adds it held were refused", f.path, err)
+			}
+			f.cond.Broadcast()
+		default:
+			f.waiting++
+			f.cond.Wait()
+			f.waiting--
 		}
 	}
 }
@@ -115,39 +113,6 @@ func (f *File) Saved(v uint64) (done bool, err error) {
 		return true, errClosed
 	}
 	return false, nil
-}
-
-// commitLoop is the committer: while some waiter wants a version that no
-// commit has tried, it saves the counter as it is now.
-func (f *File) commitLoop() {
-	defer close(f.done)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for {
-		for f.asked <= f.tried && !f.closed {
-			f.cond.Wait()
-		}
-		if f.closed {
-			return
-		}
-		f.mu.Unlock()
-		value, version := f.snapshot()
-		err := f.commit(value)
-		f.mu.Lock()
-		f.tried, f.err = version, err
-		if err == nil {
-			f.durable = version
-			f.commits++
-		} else {
-			f.logger.Printf("state: %s: %v; the adds it held were refused", f.path, err)
-		}
-		f.cond.Broadcast()
-		if f.onCommit != nil {
-			f.mu.Unlock()
-			f.onCommit()
-			f.mu.Lock()
-		}
-	}
 }
 
 // commit writes value as the next commit, into the slot that does not
@@ -175,16 +140,16 @@ func (f *File) commit(value fetchadd.Number) error {
 	return nil
 }
 
-// Close stops the committer and closes the file; an add still waiting is
-// told the file is closed. It returns how many commits were made.
+// Close closes the file; an add still waiting is told the file is closed.
+// It returns how many commits were made.
 func (f *File) Close() int {
 	f.mu.Lock()
 	f.closed = true
 	f.cond.Broadcast()
-	f.mu.Unlock()
-	if f.done != nil {
-		<-f.done
+	for f.committing {
+		f.cond.Wait()
 	}
+	f.mu.Unlock()
 	unix.Close(f.fd)
 	if f.lockFd >= 0 {
 		unix.Close(f.lockFd)

@@ -49,7 +49,7 @@ func openStarted(t *testing.T, path string) (*File, *counter) {
 		t.Fatal(err)
 	}
 	c := &counter{v: v}
-	f.Start(c.snapshot, nil)
+	f.Start(c.snapshot)
 	return f, c
 }
 
@@ -135,13 +135,13 @@ func TestGroupCommit(t *testing.T) {
 	// the committer has been asked for the last version.
 	for i := 0; ; i++ {
 		f.mu.Lock()
-		asked := f.asked
+		waiting := f.waiting
 		f.mu.Unlock()
-		if asked == 11 {
+		if waiting == 10 {
 			break
 		}
 		if i == 1e7 {
-			t.Fatalf("the committer was asked for version %d, want 11", asked)
+			t.Fatalf("%d adds wait for the commit under way, want 10", waiting)
 		}
 		runtime.Gosched()
 	}
