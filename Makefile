@@ -1,6 +1,7 @@
 # fetchadd: the fetch-and-add lab on the Berkeley sockets calls.
 # make build | run | test | lint | cross | bench | compare | strace | fuzz | clean
 # make peers | side-by-side: the lab in C and Python beside the Go (lecture/)
+# make notes | notes-check: NOTES.md's transcripts, made by the code (scripts/notes)
 
 GO      ?= go
 BIN     ?= bin/fetchadd
@@ -8,7 +9,7 @@ ADDR    ?= 127.0.0.1:50007
 FUZZTIME ?= 10s
 STATICCHECK_VERSION = v0.8.2
 
-.PHONY: build run test lint cross bench compare strace fuzz clean peers side-by-side
+.PHONY: build run test lint cross bench compare strace fuzz clean peers side-by-side notes notes-check
 
 build:
 	$(GO) build -o $(BIN) .
@@ -23,10 +24,12 @@ run: build
 # The peers' tests (lecture/ in C and Python: lecture_test.go,
 # scripts/sidebyside) are part of go test ./...; they build the peers
 # themselves, and skip, naming it, when cc, python3 or strace is missing
-# (.ci/run installs them).
+# (.ci/run installs them). Last, notes-check: NOTES.md's transcripts
+# against what the code prints now.
 test:
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run 'TestTraceMatchesStrace|TestSoak|TestUnfinishedLines|TestBadInput' .
+	$(MAKE) notes-check
 
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt wants to change:"; gofmt -l .; exit 1; }
@@ -84,6 +87,19 @@ bin/peer-python-client: lecture/python/client.py
 	$(PYWRAP)
 bin/peer-python-threaded-server: lecture/python/threaded_server.py
 	$(PYWRAP)
+
+# NOTES.md's transcripts, each between <!-- transcript NAME: ... --> and
+# <!-- end -->, made by running the programs as they are (scripts/notes):
+# notes writes them in place; notes-check makes them again in memory and
+# fails, with a diff, where NOTES.md differs after normalising only what
+# varies from run to run (pids, ports, times, ...). Linux, with strace,
+# tcpdump (as root), nc, ss and python3 (.ci/run installs them); a
+# transcript whose tools are missing is skipped, saying so, except in CI.
+notes: build peers
+	$(GO) run ./scripts/notes
+
+notes-check: build peers
+	$(GO) run ./scripts/notes -check
 
 # The handout's inputs sent to the C, Python and Go iterative servers under
 # strace, their socket calls side by side, and a legend of the differences.

@@ -68,7 +68,8 @@ type options struct {
 	only       []string
 	repeat     int
 	strict     bool
-	tries      int // runs of a scenario that shows one of several outcomes; 0: 12
+	tries      int    // runs of a scenario that shows one of several outcomes; 0: 12
+	bin        string // the programs' directory, for bin/ (tests); "": the repository's
 	out        interface{ Write([]byte) (int, error) }
 }
 
@@ -143,6 +144,18 @@ func run(o options) error {
 		}
 	}
 
+	// The scenarios that need a quiet port first: each leaves its port busy
+	// for a minute (TIME-WAIT), and the others do not mind that.
+	slices.SortStableFunc(todo, func(a, b block) int {
+		qa, qb := scenarioByName(a.name).quiet, scenarioByName(b.name).quiet
+		switch {
+		case qa && !qb:
+			return -1
+		case qb && !qa:
+			return 1
+		}
+		return 0
+	})
 	newMade := map[string]made{}
 	var skipped []string
 	for _, b := range todo {
@@ -150,6 +163,9 @@ func run(o options) error {
 		if why := cannotRun(s); why != "" {
 			skipped = append(skipped, fmt.Sprintf("%s (%s)", s.name, why))
 			continue
+		}
+		if err := built(o, s); err != nil {
+			return err
 		}
 		if o.repeat > 0 {
 			repeatScenario(o, s)
@@ -225,26 +241,53 @@ func cannotRun(s *scenario) string {
 	return ""
 }
 
+// built checks that the programs of bin/ that s runs are there.
+func built(o options, s *scenario) error {
+	bin := o.bin
+	if bin == "" {
+		bin = filepath.Join(o.root, "bin")
+	}
+	for _, p := range s.programs {
+		if _, err := os.Stat(filepath.Join(bin, p)); err != nil {
+			return fmt.Errorf("transcript %s runs bin/%s, which is not built: make build peers (make notes and make notes-check do)", s.name, p)
+		}
+	}
+	return nil
+}
+
 // produce runs s until it makes a transcript (and, for a scenario that
 // may come out several ways, the one NOTES.md explains), at most o.tries
 // times.
 func produce(o options, s *scenario) (made, int, error) {
 	tries := o.tries
 	if tries == 0 {
+		tries = s.tries
+	}
+	if tries == 0 {
 		tries = 12
 	}
 	var last error
+	failed := 0
 	for try := 1; try <= tries; try++ {
-		out, err := runScenario(o.root, s, listingsOf(o))
-		if err == nil && s.accept != nil {
-			err = s.accept(out)
+		out, err := runScenario(o, s)
+		if err != nil {
+			// A run that failed: once more, in case something else on the
+			// machine was in the way, then give up.
+			if failed++; failed == 2 {
+				return made{}, try, err
+			}
+			last = err
+			continue
 		}
-		if err == nil {
-			return made{summary: s.summary, lines: strings.Split(strings.TrimSuffix(out, "\n"), "\n")}, try, nil
+		if s.accept != nil {
+			if err := s.accept(out); err != nil {
+				last = err
+				continue
+			}
 		}
-		last = err
+		return made{summary: s.summary, lines: strings.Split(strings.TrimSuffix(out, "\n"), "\n")}, try, nil
 	}
-	return made{}, tries, fmt.Errorf("%d runs, none right; the last: %w", tries, last)
+	return made{}, tries, fmt.Errorf("%d runs, none with the outcome NOTES.md shows; the last: %w", tries, last)
 }
 
 var listingsCache = map[string]map[string]string{}
@@ -267,12 +310,12 @@ func listingsOf(o options) map[string]string {
 	return l
 }
 
-func runScenario(root string, s *scenario, listings map[string]string) (string, error) {
+func runScenario(o options, s *scenario) (string, error) {
 	timeout := s.timeout
 	if timeout == 0 {
 		timeout = 60 * time.Second
 	}
-	e, err := newEnv(root, listings, timeout)
+	e, err := newEnv(o.root, o.bin, listingsOf(o), timeout)
 	if err != nil {
 		return "", err
 	}
@@ -313,7 +356,7 @@ func repeatScenario(o options, s *scenario) {
 	var raws []string
 	var counts []int
 	for i := 0; i < o.repeat; i++ {
-		out, err := runScenario(o.root, s, listingsOf(o))
+		out, err := runScenario(o, s)
 		if err == nil && s.accept != nil {
 			if why := s.accept(out); why != nil {
 				err = fmt.Errorf("not the outcome shown: %w", why)

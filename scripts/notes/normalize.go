@@ -11,14 +11,19 @@ import (
 // the next. Only what varies between runs of the same code is replaced:
 //
 //   - strace's halves of a call cut by another thread's line
-//     ("<unfinished ...>", "<... resumed>") are joined, and the interrupted
-//     waits the Go runtime starts again ("= ? ERESTARTNOHAND") dropped:
-//     where the threads' calls meet is a matter of timing;
-//   - process and thread ids, socket inode numbers, pointers;
+//     ("<unfinished ...>", "<... resumed>") are joined, and the calls a
+//     signal interrupted and that were started again ("= ? ERESTARTSYS"
+//     and the like under strace, "= -1 EINTR" in -trace) are dropped:
+//     where the threads' calls meet, and when the runtime's own signals
+//     come, are a matter of timing (the transcript NOTES.md explains
+//     shows the SIGINT's, and the tool makes it again until it does);
+//   - process and thread ids, socket inode numbers, pointers, the
+//     scenario's temporary directory;
 //   - port numbers: each becomes P1, P2, ... in the order they first
 //     appear, so that which connection is which still has to match;
 //   - dates and times, time left (ppoll's "left {...}"), the timeouts the
-//     event loop computes from the clock;
+//     poll and event loops compute from the clock (the next look for idle
+//     connections), all but main's one second;
 //   - TCP's initial sequence numbers and timestamps;
 //   - runs of spaces (strace and ss align columns by the width of the
 //     numbers above);
@@ -44,8 +49,15 @@ func normalize(text string, unordered []*regexp.Regexp) []string {
 		l = inode.ReplaceAllString(l, "$1:[INODE]")
 		l = pointer.ReplaceAllString(l, "PTR")
 		l = dateTime.ReplaceAllString(l, "DATE TIME")
+		l = tmpDir.ReplaceAllString(l, "DIR")
 		l = timeLeft.ReplaceAllString(l, "left {TIME}")
 		l = waitTimeout.ReplaceAllString(l, "${1}MS)")
+		l = pollTimeout.ReplaceAllStringFunc(l, func(t string) string {
+			if t == "{tv_sec=1, tv_nsec=0}" { // main's one-second bound on stopping
+				return t
+			}
+			return "{TIME}"
+		})
 		l = tcpTS.ReplaceAllString(l, "TS val N ecr N")
 		if strings.Contains(l, "Flags [S") {
 			l = isn.ReplaceAllString(l, "$1 ISN")
@@ -63,16 +75,18 @@ func normalize(text string, unordered []*regexp.Regexp) []string {
 }
 
 var (
-	interrupted = regexp.MustCompile(`= \? (ERESTARTNOHAND|ERESTART_RESTARTBLOCK)\b`)
+	interrupted = regexp.MustCompile(`= \? (ERESTARTSYS|ERESTARTNOINTR|ERESTARTNOHAND|ERESTART_RESTARTBLOCK)\b|= -1 EINTR \(Interrupted system call\)$`)
 	straceTid   = regexp.MustCompile(`^(\s*)\d+( +([a-z_0-9]+\(|<\.\.\. |\+\+\+ |--- ))`)
 	bracketTid  = regexp.MustCompile(`\[pid +\d+\]`)
 	pidWord     = regexp.MustCompile(`\bpid \d+\b`)
 	procPid     = regexp.MustCompile(`/proc/\d+/`)
 	inode       = regexp.MustCompile(`\b(TCP|TCPv6|UDP|UDPv6|UNIX|UNIX-STREAM|NETLINK|pipe|socket|anon_inode):\[\d+\]`)
 	pointer     = regexp.MustCompile(`\b0x[0-9a-f]{8,}\b`)
+	tmpDir      = regexp.MustCompile(`(/[\w.-]+)*/notes\d+\b`)
 	dateTime    = regexp.MustCompile(`\b\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\b`)
 	timeLeft    = regexp.MustCompile(`left \{tv_sec=\d+, tv_nsec=\d+\}`)
 	waitTimeout = regexp.MustCompile(`(epoll_wait\(.*, \d+, )\d{3,}\)`)
+	pollTimeout = regexp.MustCompile(`\{tv_sec=\d+, tv_nsec=\d+\}`)
 	tcpTS       = regexp.MustCompile(`TS val \d+ ecr \d+`)
 	isn         = regexp.MustCompile(`\b(seq|ack) \d+`)
 	spaces      = regexp.MustCompile(`\s+`)
@@ -141,13 +155,14 @@ var (
 
 // Where port numbers are: strace's htons(N), ADDRESS:N (ss, logs), the
 // dotted ADDRESS.N of tcpdump, "port N" (nc), Python's ('127.0.0.1', N),
-// and the port argument of nc and the lecture's programs.
+// bind(("::", N)), and the port argument of nc and the lecture's programs.
 var portContexts = []*regexp.Regexp{
 	regexp.MustCompile(`htons\((\d+)\)`),
 	regexp.MustCompile(`(?:\d+\.\d+\.\d+\.\d+|\*|\]|localhost):(\d+)\b`),
 	regexp.MustCompile(`\b\d+\.\d+\.\d+\.\d+\.(\d+)\b`),
 	regexp.MustCompile(`\bport (\d+)\b`),
 	regexp.MustCompile(`'[0-9a-f.:]+', (\d+)[,)]`),
+	regexp.MustCompile(`\(\("[0-9a-f.:]*", (\d+)\)\)`),
 	regexp.MustCompile(`\b(?:nc|peer-[a-z-]+) (?:-[A-Za-z]+ )*(?:\d+\.\d+\.\d+\.\d+|[a-z0-9.-]+) (\d+)\b`),
 	regexp.MustCompile(`\bpeer-[a-z-]+-server (\d+)\b`),
 	regexp.MustCompile(`\bPORT = (\d+)\b`),

@@ -40,7 +40,7 @@ func checkRefs(root string, lines []string, blocks []block) []string {
 		}
 		for _, m := range codeSpan.FindAllStringSubmatch(line, -1) {
 			span := m[1]
-			if f := fileRef.FindStringSubmatch(span); f != nil {
+			if f := fileRef.FindStringSubmatch(span); f != nil && inRepo(root, f[1]) {
 				path := f[1]
 				src, err := os.ReadFile(filepath.Join(root, path))
 				if err != nil {
@@ -80,6 +80,14 @@ var (
 	link     = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 )
 
+// inRepo says whether path is the repository's: its first directory is
+// one of the repository's (kernel/signal.c is Linux's, not ours).
+func inRepo(root, path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	_, err := os.Stat(filepath.Join(root, first))
+	return err == nil
+}
+
 // splitNames reads "serveConn", "Session.Answer", "reply, parse" or
 // "RunTerminal()" as names to look for.
 func splitNames(s string) []string {
@@ -108,7 +116,7 @@ func defines(src, ext, name string) bool {
 			patterns = []string{`(?m)^func \(\w+ \*?` + q(typ) + `(\[[^\]]*\])?\) ` + q(fn) + `[\[(]`}
 		} else {
 			patterns = []string{
-				`(?m)^func ` + q(fn) + `[\[(]`,
+				`(?m)^func (\(\w+ [^)]*\) )?` + q(fn) + `[\[(]`,
 				`(?m)^(type|var|const) ` + q(fn) + `\b`,
 				`(?m)^\t` + q(fn) + `\b.*=`,
 			}

@@ -32,7 +32,7 @@ type env struct {
 	listings  map[string]string
 }
 
-func newEnv(root string, listings map[string]string, timeout time.Duration) (*env, error) {
+func newEnv(root, bin string, listings map[string]string, timeout time.Duration) (*env, error) {
 	dir, err := os.MkdirTemp("", "notes")
 	if err != nil {
 		return nil, err
@@ -42,10 +42,14 @@ func newEnv(root string, listings map[string]string, timeout time.Duration) (*en
 		return nil, err
 	}
 	for _, d := range entries {
-		if d.Name() == ".git" {
+		target := filepath.Join(root, d.Name())
+		switch {
+		case d.Name() == ".git":
 			continue
+		case d.Name() == "bin" && bin != "":
+			target = bin
 		}
-		if err := os.Symlink(filepath.Join(root, d.Name()), filepath.Join(dir, d.Name())); err != nil {
+		if err := os.Symlink(target, filepath.Join(dir, d.Name())); err != nil {
 			return nil, err
 		}
 	}
@@ -122,11 +126,14 @@ func (e *env) show(text string) {
 	e.out = append(e.out, strings.Split(strings.TrimRight(text, "\n"), "\n")...)
 }
 
-// screen is text as a terminal shows it: a CR before a LF is not seen,
-// and a pseudo-terminal's CRLF is a line end.
+// screen is text as a terminal shows it: a CR before a LF is not seen
+// (a pseudo-terminal turns each LF into CR LF, and a server's CR LF into
+// CR CR LF).
 func screen(s string) string {
-	return strings.ReplaceAll(s, "\r\n", "\n")
+	return crlf.ReplaceAllString(s, "\n")
 }
+
+var crlf = regexp.MustCompile("\r+\n")
 
 func (e *env) transcript() string { return strings.Join(e.out, "\n") + "\n" }
 
@@ -289,17 +296,17 @@ func (p *proc) endInput() error {
 	return p.stdin.Close()
 }
 
-// waitFor waits until the program has printed text; it returns what the
-// program printed, from its start.
+// waitFor waits until the program has printed text (as a terminal shows
+// it: see screen); it returns what the program printed, from its start.
 func (e *env) waitFor(p *proc, text string) (string, error) {
 	for {
 		out := p.output()
-		if strings.Contains(out, text) {
+		if strings.Contains(screen(out), text) {
 			return out, nil
 		}
 		select {
 		case <-p.done:
-			if out := p.output(); strings.Contains(out, text) {
+			if out := p.output(); strings.Contains(screen(out), text) {
 				return out, nil
 			}
 			return out, fmt.Errorf("%q ended (%v) without printing %q; it printed %q", p.command, p.err, text, p.output())
@@ -382,9 +389,9 @@ func freePort(preferred int, reuse bool) (int, error) {
 }
 
 // waitListen waits until a socket listens on port (Linux: /proc/net/tcp
-// and tcp6; state 0A is LISTEN). It makes no connection, which would show
+// and tcp6; state 0A is LISTEN), or p, the server, has ended. It makes no connection, which would show
 // in the transcripts.
-func (e *env) waitListen(port int) error {
+func (e *env) waitListen(port int, p *proc) error {
 	want := fmt.Sprintf(":%04X ", port)
 	for {
 		for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
@@ -396,7 +403,7 @@ func (e *env) waitListen(port int) error {
 				}
 			}
 		}
-		if e.left() <= 0 {
+		if e.left() <= 0 || !p.running() {
 			return fmt.Errorf("nothing listens on port %d", port)
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// notes reads the repository's NOTES.md as lines, with its blocks.
+func notes(t *testing.T) (root string, lines []string, blocks []block) {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "NOTES.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines = strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+	blocks, err = parse(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, lines, blocks
+}
+
+func transcript(t *testing.T, blocks []block, name string) block {
+	t.Helper()
+	for _, b := range blocks {
+		if b.kind == "transcript" && b.name == name {
+			return b
+		}
+	}
+	t.Fatalf("NOTES.md has no transcript %s", name)
+	return block{}
+}
+
+// TestEditedTranscriptFails makes the check run on a copy of NOTES.md in
+// which one line of a transcript is edited, as by hand: it must fail,
+// naming the transcript and the line; the copy as it is must pass.
+func TestEditedTranscriptFails(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the transcripts are made on Linux")
+	}
+	root, lines, blocks := notes(t)
+	bin := t.TempDir()
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "fetchadd"), root).CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	local := transcript(t, blocks, "local")
+	edited := slices.Clone(lines)
+	at := -1
+	for i := local.start; i < local.end; i++ {
+		if strings.Contains(lines[i], "--> 5") {
+			at = i
+		}
+	}
+	if at < 0 {
+		t.Fatal(`the local transcript has no "--> 5" line to edit`)
+	}
+	edited[at] = strings.Replace(lines[at], "--> 5", "--> 6", 1)
+
+	check := func(doc []string) (string, error) {
+		path := filepath.Join(t.TempDir(), "NOTES.md")
+		if err := os.WriteFile(path, []byte(strings.Join(doc, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		err := run(options{root: root, path: path, check: true, only: []string{"local"}, bin: bin, out: &out})
+		return out.String(), err
+	}
+	if out, err := check(lines); err != nil {
+		t.Fatalf("the check fails on NOTES.md as it is: %v\n%s", err, out)
+	}
+	out, err := check(edited)
+	if err == nil {
+		t.Fatalf("the check passed NOTES.md with a transcript line edited (%q)\n%s", edited[at], out)
+	}
+	for _, want := range []string{"transcript local", "- Enter next number: --> 6", "+ Enter next number: --> 5"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the check's error does not say %q:\n%v", want, err)
+		}
+	}
+}
+
+// TestVariationIsNormalised: a transcript whose pids, ports, inodes,
+// pointers and times differ from NOTES.md's is the same transcript; one
+// whose calls differ is not.
+func TestVariationIsNormalised(t *testing.T) {
+	_, _, blocks := notes(t)
+	for _, name := range []string{"strace-session", "packets", "lab-lesson"} {
+		b := transcript(t, blocks, name)
+		s := scenarioByName(name)
+		stored := made{summary: b.summary, lines: b.body}
+		if d := compare(s, b, stored); d != "" {
+			t.Fatalf("%s differs from itself:\n%s", name, d)
+		}
+		// Another run: every number in a varying place changes.
+		other := anotherRun(b.body)
+		if d := compare(s, b, made{summary: b.summary, lines: other}); d != "" {
+			t.Errorf("%s: a run that differs only in what varies between runs is reported:\n%s", name, d)
+		}
+		// A call that is not the code's: must be caught.
+		changed := slices.Clone(b.body)
+		for i, l := range changed {
+			if strings.Contains(l, "SO_REUSEADDR") || strings.Contains(l, "Flags [P.]") {
+				changed[i] = strings.Replace(strings.Replace(l, "SO_REUSEADDR", "SO_REUSEPORT", 1), "Flags [P.]", "Flags [.]", 1)
+				break
+			}
+		}
+		if compare(s, b, made{summary: b.summary, lines: changed}) == "" && !slices.Equal(changed, b.body) {
+			t.Errorf("%s: a changed call is not reported", name)
+		}
+	}
+}
+
+// anotherRun changes what another run of the same code would change in a
+// transcript: ids, ports (each one the same way throughout), inodes,
+// pointers, times, TCP's sequence numbers and timestamps.
+func anotherRun(body []string) []string {
+	ports := map[string]string{}
+	for _, l := range body {
+		for _, re := range portContexts {
+			for _, m := range re.FindAllStringSubmatch(l, -1) {
+				for _, p := range m[1:] {
+					if n, err := strconv.Atoi(p); err == nil && n >= 1024 && n < 65000 {
+						ports[p] = strconv.Itoa(n + 7)
+					}
+				}
+			}
+		}
+	}
+	var out []string
+	for _, l := range body {
+		l = anotherLine(l)
+		l = number.ReplaceAllStringFunc(l, func(s string) string {
+			if p, ok := ports[s]; ok {
+				return p
+			}
+			return s
+		})
+		out = append(out, l)
+	}
+	return out
+}
+
+func anotherLine(l string) string {
+	add := func(re string, delta int) {
+		l = regexp.MustCompile(re).ReplaceAllStringFunc(l, func(m string) string {
+			sub := regexp.MustCompile(re).FindStringSubmatchIndex(m)
+			n, _ := strconv.Atoi(m[sub[2]:sub[3]])
+			return m[:sub[2]] + strconv.Itoa(n+delta) + m[sub[3]:]
+		})
+	}
+	add(`\[pid +(\d+)\]`, 1111)
+	add(`\bpid (\d+)`, 1111)
+	add(`^(\d+) +[a-z<]`, 1111)
+	add(`:\[(\d+)\]`, 5)
+	add(`TS val (\d+)`, 1000)
+	add(`ecr (\d+)`, 1000)
+	if strings.Contains(l, "Flags [S") {
+		add(`\bseq (\d+)`, 12345)
+		add(`\back (\d+)`, 12345)
+	}
+	l = regexp.MustCompile(`0x[0-9a-f]{8,}`).ReplaceAllStringFunc(l, func(m string) string { return "0x" + strings.Repeat("7", len(m)-2) })
+	l = regexp.MustCompile(`\d{4}/\d\d/\d\d \d\d:\d\d:\d\d`).ReplaceAllString(l, "2031/02/03 04:05:06")
+	return l
+}
+
+// TestStraceHalvesJoined: strace -f cuts a call in two when another
+// thread's call ends in between; where depends on timing.
+func TestStraceHalvesJoined(t *testing.T) {
+	whole := []string{
+		`4330  accept4(3<TCP:[127.0.0.1:50007]>, 0x3c9f3623c180, [112], SOCK_CLOEXEC) = -1 EINVAL (Invalid argument)`,
+		`4327  shutdown(3<TCP:[127.0.0.1:50007]>, SHUT_RDWR) = 0`,
+		`4330  close(3<TCP:[127.0.0.1:50007]>)   = 0`,
+		`4327  ppoll(NULL, 0, {tv_sec=1, tv_nsec=0}, NULL, 0 <unfinished ...>) = ?`,
+	}
+	cut := []string{
+		`4330  accept4(3<TCP:[127.0.0.1:50007]>,  <unfinished ...>`,
+		`4327  shutdown(3<TCP:[127.0.0.1:50007]>, SHUT_RDWR <unfinished ...>`,
+		`4330  <... accept4 resumed>0x3c9f3623c180, [112], SOCK_CLOEXEC) = -1 EINVAL (Invalid argument)`,
+		`4327  <... shutdown resumed>)           = 0`,
+		`4330  close(3<TCP:[127.0.0.1:50007]> <unfinished ...>`,
+		`4327  ppoll(NULL, 0, {tv_sec=1, tv_nsec=0}, NULL, 0 <unfinished ...>`,
+		`4330  <... close resumed>)              = 0`,
+		`4330  ???( <unfinished ...>`,
+		`4327  <... ppoll resumed> <unfinished ...>) = ?`,
+		`4327  ppoll(NULL, 0, {tv_sec=1, tv_nsec=0}, NULL, 0) = ? ERESTARTNOHAND (To be restarted if no handler)`,
+	}
+	unordered := []*regexp.Regexp{regexp.MustCompile(`accept4`)}
+	a, b := normalize(strings.Join(whole, "\n"), unordered), normalize(strings.Join(cut, "\n"), unordered)
+	if !slices.Equal(a, b) {
+		t.Errorf("joined halves differ from whole calls:\n%s", strings.Join(diff(a, b), "\n"))
+	}
+}
+
+// TestPortsRenamed: ports become P1, P2, ... by first appearance, so the
+// same connection must be the same port throughout.
+func TestPortsRenamed(t *testing.T) {
+	got := normalize("connect to 127.0.0.1:50007 from 127.0.0.1:41000\nhtons(41000) htons(50007)\nnc -N 127.0.0.1 50007", nil)
+	want := []string{"connect to 127.0.0.1:P1 from 127.0.0.1:P2", "htons(P2) htons(P1)", "nc -N 127.0.0.1 P1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	swapped := normalize("connect to 127.0.0.1:50007 from 127.0.0.1:41000\nhtons(50007) htons(41000)\nnc -N 127.0.0.1 50007", nil)
+	if slices.Equal(got, swapped) {
+		t.Error("two ports swapped compare equal")
+	}
+}
+
+// TestUnmarkedBlocks: program output outside the markers is refused;
+// commands and code are not.
+func TestUnmarkedBlocks(t *testing.T) {
+	doc := strings.Split("# Notes\n\n```sh\nbin/fetchadd serve\n```\n\n```text\nfetchadd: pid 1\n```\n\nText:\n\n    [pid 1] socket(...) = 3\n\n- a list\n\n    continued in the list\n", "\n")
+	blocks, err := parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := checkUnmarked(doc, blocks)
+	if len(problems) != 2 || !strings.Contains(problems[0], "line 7") || !strings.Contains(problems[1], "line 13") {
+		t.Errorf("want the text block (line 7) and the indented one (line 13) refused, got %q", problems)
+	}
+}
+
+// TestMarkers: a marker must be complete.
+func TestMarkers(t *testing.T) {
+	for _, doc := range []string{
+		"<!-- transcript x: y -->\ntext\n",
+		"<!-- transcript x: y -->\n```text\nline\n```\n",
+		"<!-- transcript X y -->\n```text\n```\n<!-- end -->\n",
+		"<!-- end -->\n",
+	} {
+		if _, err := parse(strings.Split(doc, "\n")); err == nil {
+			t.Errorf("parse accepted %q", doc)
+		}
+	}
+}
+
+// TestRefs: what NOTES.md names in the repository must be there.
+func TestRefs(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := []string{
+		"`scripts/notes/normalize.go: normalize` and `scripts/notes/run.go: env.run`,",
+		"`lecture/c/server.c: parse`, `lecture/python/server.py: serve`, `sock.Read`, [lecture](lecture/c/server.c)",
+		"`scripts/notes/run.go: answerConn`, `sock.NoSuchCall`, `scripts/notes/nosuch.go`, [gone](lecture/gone.c)",
+	}
+	problems := checkRefs(root, doc, nil)
+	var lines []string
+	for _, p := range problems {
+		lines = append(lines, p[:strings.Index(p, ":")])
+	}
+	if len(problems) != 4 || slices.ContainsFunc(lines, func(l string) bool { return l != "line 3" }) {
+		t.Errorf("want 4 problems, all on line 3, got %q", problems)
+	}
+}
