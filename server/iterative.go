@@ -95,8 +95,11 @@ func (s *Server) serveConn(fd int) error {
 			out = s.save(out, 0)
 			in = in[used:]
 			if sent, err := d.sendAll(fd, out); err != nil {
-				if sent > 0 && sent < len(out) || err == errStopped {
-					return nil // no idle line in the middle of a reply
+				switch {
+				case err == errStopped:
+					return nil
+				case sent > 0 && sent < len(out):
+					return err // no idle line in the middle of a reply
 				}
 				return s.idleOr(fd, err)
 			}

@@ -337,8 +337,8 @@ func labCalls(lines []string, fromStrace bool) []string {
 		if m := resumed.FindStringSubmatch(line); m != nil {
 			line = pending[pid+m[1]] + line[len(m[0]):]
 		}
-		if fromStrace && !onTCP.MatchString(line) || !fromStrace && !callLine.MatchString(line) {
-			continue // not a socket's, or (-trace) a log line
+		if fromStrace && !onTCP.MatchString(line) || !fromStrace && (!callLine.MatchString(line) || strings.HasPrefix(line, "pipe")) {
+			continue // not a socket's (the server's stop pipe), or (-trace) a log line
 		}
 		if strings.HasSuffix(line, "= ?") || strings.Contains(line, "= ? ") || strings.Contains(line, "SO_PROTOCOL") {
 			continue
