@@ -178,16 +178,7 @@ func TestAcceptAborted(t *testing.T) {
 func TestLoopHoldsBoundedReplies(t *testing.T) {
 	for _, mode := range []string{Poll, Event} {
 		t.Run(mode, func(t *testing.T) {
-			srv, err := Listen(Config{Addr: netip.MustParseAddrPort("127.0.0.1:0"), Mode: mode})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sock.Close(srv.lfd)
-			l, err := srv.newLoop(0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.close()
+			srv, l := listenLoop(t, Config{Mode: mode}, 0)
 			client, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
 			if err != nil {
 				t.Fatal(err)
@@ -289,16 +280,7 @@ func TestStopAfterServe(t *testing.T) {
 // TestHandOverToStoppedLoop: a connection handed to a loop that has
 // stopped is closed and uncounted, not left in its inbox.
 func TestHandOverToStoppedLoop(t *testing.T) {
-	srv, err := Listen(Config{Addr: netip.MustParseAddrPort("127.0.0.1:0"), Mode: Event, Loops: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.closeListener()
-	l, err := srv.newLoop(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.close()
+	srv, l := listenLoop(t, Config{Mode: Event, Loops: 2}, 1)
 	l.stop()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
@@ -313,6 +295,24 @@ func TestHandOverToStoppedLoop(t *testing.T) {
 	if n, err := unix.Read(fds[1], make([]byte, 1)); n != 0 || err != nil {
 		t.Fatalf("the handed connection is still open: read %d, %v", n, err)
 	}
+}
+
+// listenLoop makes a server with cfg on a loopback port, and its loop id,
+// which the test runs by hand; both are closed when the test ends.
+func listenLoop(t *testing.T, cfg Config, id int) (*Server, *loop) {
+	t.Helper()
+	cfg.Addr = netip.MustParseAddrPort("127.0.0.1:0")
+	srv, err := Listen(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.closeListener)
+	l, err := srv.newLoop(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.close)
+	return srv, l
 }
 
 // loopConn registers in loop l a connection accepted from srv's listening
@@ -336,16 +336,7 @@ func loopConn(t *testing.T, srv *Server, l *loop) (*conn, net.Conn) {
 // replies waiting without the idle line, even when the line would fit:
 // the client would read it in the middle of its replies.
 func TestIdleLineNotWithReplies(t *testing.T) {
-	srv, err := Listen(Config{Addr: netip.MustParseAddrPort("127.0.0.1:0"), Mode: Event, Loops: 1, Idle: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.closeListener()
-	l, err := srv.newLoop(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.close()
+	srv, l := listenLoop(t, Config{Mode: Event, Loops: 1, Idle: time.Second}, 0)
 	waiting, waitingClient := loopConn(t, srv, l)
 	quiet, quietClient := loopConn(t, srv, l)
 	waiting.out = []byte("  --> 1") // the start of a reply the socket did not take

@@ -226,6 +226,16 @@ func (e *env) portLine(file string, port int) []string {
 	return []string{fmt.Sprintf("PORT = %d ", labPort), fmt.Sprintf("PORT = %d ", port)}
 }
 
+// runEach runs each command, with port put in its %d, as e.run does.
+func (e *env) runEach(port int, commands ...string) error {
+	for _, c := range commands {
+		if _, _, err := e.run(fmt.Sprintf(c, port)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func must(errs ...error) error { return errors.Join(errs...) }
 
 var scenarios = []*scenario{
@@ -378,10 +388,8 @@ var scenarios = []*scenario{
 				return err
 			}
 			e.say("terminal 2")
-			for _, in := range inputs {
-				if _, _, err := e.run(fmt.Sprintf(in, port)); err != nil {
-					return err
-				}
+			if err := e.runEach(port, inputs...); err != nil {
+				return err
 			}
 			if err := e.interrupt(srv, 1, false); err != nil {
 				return err
@@ -394,10 +402,8 @@ var scenarios = []*scenario{
 				return err
 			}
 			e.say("terminal 2")
-			for _, in := range inputs {
-				if _, _, err := e.run(fmt.Sprintf(in, port)); err != nil {
-					return err
-				}
+			if err := e.runEach(port, inputs...); err != nil {
+				return err
 			}
 			return e.interrupt(srv, 1, false)
 		},
@@ -584,10 +590,8 @@ var scenarios = []*scenario{
 				return err
 			}
 			e.say("terminal 2")
-			for _, c := range []string{`ss -ltn 'sport = :%d'`, `printf '5\n' | bin/fetchadd client 127.0.0.1:%d`} {
-				if _, _, err := e.run(fmt.Sprintf(c, port)); err != nil {
-					return err
-				}
+			if err := e.runEach(port, `ss -ltn 'sport = :%d'`, `printf '5\n' | bin/fetchadd client 127.0.0.1:%d`); err != nil {
+				return err
 			}
 			if err := e.interrupt(srv, 1, false); err != nil {
 				return err
@@ -686,10 +690,8 @@ var scenarios = []*scenario{
 			}
 			e.pause(200 * time.Millisecond)
 			e.say("terminal 3")
-			for _, c := range []string{`ss -tan state fin-wait-2 '( sport = :%d )'`, `ss -tan state close-wait '( dport = :%d )'`} {
-				if _, _, err := e.run(fmt.Sprintf(c, port)); err != nil {
-					return err
-				}
+			if err := e.runEach(port, `ss -tan state fin-wait-2 '( sport = :%d )'`, `ss -tan state close-wait '( dport = :%d )'`); err != nil {
+				return err
 			}
 			if srv, err = e.server(1, fmt.Sprintf("bin/fetchadd serve -addr 127.0.0.1:%d", port), port); err != nil {
 				return err
@@ -783,10 +785,8 @@ var scenarios = []*scenario{
 				return err
 			}
 			e.say("terminal 2")
-			for _, c := range []string{"bin/fetchadd serve -addr 127.0.0.1:%d", "bin/peer-c-server 127.0.0.1 %d"} {
-				if _, _, err := e.run(fmt.Sprintf(c, port)); err != nil {
-					return err
-				}
+			if err := e.runEach(port, "bin/fetchadd serve -addr 127.0.0.1:%d", "bin/peer-c-server 127.0.0.1 %d"); err != nil {
+				return err
 			}
 			return e.interrupt(srv, 1, false)
 		},
@@ -899,10 +899,8 @@ var scenarios = []*scenario{
 			}
 			e.say("terminal 6")
 			show := []string{`ss -ltn 'sport = :%d'`, `ss -tn state syn-sent '( dport = :%d )'`}
-			for _, c := range show {
-				if _, _, err := e.run(fmt.Sprintf(c, port)); err != nil {
-					return err
-				}
+			if err := e.runEach(port, show...); err != nil {
+				return err
 			}
 			e.say("terminal 2: Ctrl-C")
 			if err := busy.typeIn("\x03"); err != nil {
@@ -915,10 +913,8 @@ var scenarios = []*scenario{
 				return err
 			}
 			e.say("terminal 6")
-			for _, c := range show {
-				if _, _, err := e.run(fmt.Sprintf(c, port)); err != nil {
-					return err
-				}
+			if err := e.runEach(port, show...); err != nil {
+				return err
 			}
 			return e.interrupt(srv, 1, false)
 		},
