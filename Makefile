@@ -48,9 +48,9 @@ cross:
 # event-mode server under fetchadd bench at depth 1 and 32.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	@$(BIN) serve -mode event -loops 1 -addr 127.0.0.1:51099 2>/dev/null & pid=$$!; \
-	for i in $$(seq 50); do $(BIN) bench -n 1 -c 1 127.0.0.1:51099 >/dev/null 2>&1 && break; done; \
-	$(BIN) bench -c 50 -P 1 -d 3s 127.0.0.1:51099; $(BIN) bench -c 50 -P 32 -d 3s 127.0.0.1:51099; \
+	@$(BIN) serve -mode event -loops 1 -addr 127.0.0.1:31099 2>/dev/null & pid=$$!; \
+	for i in $$(seq 50); do $(BIN) bench -n 1 -c 1 127.0.0.1:31099 >/dev/null 2>&1 && break; done; \
+	$(BIN) bench -c 50 -P 1 -d 3s 127.0.0.1:31099; $(BIN) bench -c 50 -P 32 -d 3s 127.0.0.1:31099; \
 	kill $$pid
 
 # The lab's server under strace, showing the socket story and hiding the
@@ -58,7 +58,9 @@ bench: build
 strace: build
 	strace -f -qq -yy -s 64 -e trace=%network,read,close,pipe2,ppoll,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait -e signal=none $(BIN) serve -addr $(ADDR) $(SERVE_FLAGS)
 
-# fetchadd's modes beside redis and memcached (when installed), one run.
+# fetchadd's modes beside the C epoll server (the yardstick), redis and
+# memcached (when installed), one run; TARGETS="c-epoll fetchadd-event"
+# (an environment variable, or make compare TARGETS=...) picks some.
 compare:
 	scripts/compare.sh
 
@@ -73,11 +75,22 @@ fuzz:
 # a client HOST PORT and numbers on stdin. The Python ones are wrappers.
 PEER_CFLAGS = -Wall -Wextra -O2
 PEERS = bin/peer-c-server bin/peer-c-client bin/peer-python-server bin/peer-python-client bin/peer-python-threaded-server
+# The C epoll server, make compare's yardstick: epoll and accept4 are
+# Linux's, so elsewhere make peers leaves it out.
+ifeq ($(shell uname -s),Linux)
+PEERS += bin/peer-c-epoll-server
+endif
 PYWRAP = @mkdir -p bin && printf '\#!/bin/sh\n\# make peers: runs %s\nexec python3 "$$(dirname "$$0")/../%s" "$$@"\n' $< $< >$@ && chmod +x $@ && echo "$@: python3 $<"
 
 peers: $(PEERS)
 
 bin/peer-c-%: lecture/c/%.c
+	@mkdir -p bin
+	$(CC) $(PEER_CFLAGS) -o $@ $<
+
+# The pattern's recipe: the source's name has an underscore, the binary's
+# a dash like the others'.
+bin/peer-c-epoll-server: lecture/c/epoll_server.c
 	@mkdir -p bin
 	$(CC) $(PEER_CFLAGS) -o $@ $<
 

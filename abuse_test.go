@@ -216,7 +216,12 @@ func (c *child) dial() *net.TCPConn {
 
 func forEachMode(t *testing.T, modes []string, f func(t *testing.T, mode string)) {
 	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) { f(t, mode) })
+		t.Run(mode, func(t *testing.T) {
+			if mode == server.Uring {
+				skipRefused(t, server.CheckUring())
+			}
+			f(t, mode)
+		})
 	}
 }
 
@@ -295,7 +300,7 @@ func TestVanishingClients(t *testing.T) {
 	})
 }
 
-var concurrentModes = []string{server.Threaded, server.Poll, server.Event}
+var concurrentModes = []string{server.Threaded, server.Poll, server.Event, server.Uring}
 
 // TestSlowAndIdleClients: 1,000 idle connections and a client that sends
 // one byte at a time do not hold up the others.
@@ -426,7 +431,7 @@ func TestUnfinishedLines(t *testing.T) {
 	const conns = 5000
 	line := "+" + strings.Repeat("0", 4299) + "1" // 1, in as many digits as a number may have
 	line += strings.Repeat(" ", 16000-len(line))
-	forEachMode(t, []string{server.Poll, server.Event}, func(t *testing.T, mode string) {
+	forEachMode(t, []string{server.Poll, server.Event, server.Uring}, func(t *testing.T, mode string) {
 		srv := startChild(t, nil, "-mode", mode, "-idle", "0")
 		other := srv.dial()
 		otherR := bufio.NewReader(other)

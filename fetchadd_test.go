@@ -63,8 +63,8 @@ const timeout = 10 * time.Second
 var loopbacks = []string{"127.0.0.1:0", "[::1]:0"}
 
 // startServer runs a server in mode on addr until the test ends. The event
-// mode runs three loops, more than this machine may have CPUs, so that
-// connections are handed from loop to loop.
+// and uring modes run three loops, more than this machine may have CPUs,
+// so that connections are handed from loop to loop.
 func startServer(t *testing.T, mode, addr string) *server.Server {
 	t.Helper()
 	return startConfig(t, server.Config{Addr: netip.MustParseAddrPort(addr), Mode: mode})
@@ -72,11 +72,12 @@ func startServer(t *testing.T, mode, addr string) *server.Server {
 
 func startConfig(t *testing.T, cfg server.Config) *server.Server {
 	t.Helper()
-	if cfg.Mode == server.Event && cfg.Loops == 0 {
+	if (cfg.Mode == server.Event || cfg.Mode == server.Uring) && cfg.Loops == 0 {
 		cfg.Loops = 3
 	}
 	srv, err := server.Listen(cfg)
 	if err != nil {
+		skipRefused(t, err)
 		if cfg.Addr.Addr().Is6() && (errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT)) {
 			t.Skipf("no IPv6 loopback here: %v", err)
 		}
@@ -285,7 +286,7 @@ func TestIterativeOneAtATime(t *testing.T) {
 // TestConcurrentModesServeTwoAtOnce: in the other modes, a second client
 // is served while the first stays connected.
 func TestConcurrentModesServeTwoAtOnce(t *testing.T) {
-	forModes(t, []string{server.Threaded, server.Poll, server.Event}, func(t *testing.T, srv *server.Server) {
+	forModes(t, []string{server.Threaded, server.Poll, server.Event, server.Uring}, func(t *testing.T, srv *server.Server) {
 		first := dial(t, srv)
 		first.send("1\n")
 		first.expect("  --> 0")
@@ -300,7 +301,7 @@ func TestConcurrentModesServeTwoAtOnce(t *testing.T) {
 // TestMaxConns: past the limit a client gets one line saying why, and the
 // end of the stream; when a connection closes, there is room again.
 func TestMaxConns(t *testing.T) {
-	for _, mode := range []string{server.Threaded, server.Poll, server.Event} {
+	for _, mode := range []string{server.Threaded, server.Poll, server.Event, server.Uring} {
 		t.Run(mode, func(t *testing.T) {
 			srv := startConfig(t, server.Config{Addr: netip.MustParseAddrPort("127.0.0.1:0"), Mode: mode, MaxConns: 2})
 			a, b := dial(t, srv), dial(t, srv)

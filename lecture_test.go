@@ -10,7 +10,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -18,12 +22,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"fetchadd/bench"
 	"fetchadd/server"
 )
 
@@ -607,4 +614,452 @@ func TestPeerThreadedServesTwoAtOnce(t *testing.T) {
 	second, r2 := dialPeer()
 	roundTrip(t, second, r2, "10\n", "  --> 1")
 	roundTrip(t, first, r1, "1\n", "  --> 11")
+}
+
+// The C epoll server (lecture/c/epoll_server.c), make compare's
+// yardstick: server.c's protocol in a one-thread epoll loop. Its tests
+// hold it to the Go server's bytes where a long long suffices, to its own
+// table where it does not, and to what a fetch-and-add must give when
+// many clients pipeline at once.
+
+// cEpollServer builds epoll_server.c (Linux only: epoll and accept4).
+func cEpollServer(t *testing.T) []string {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("epoll_server.c is Linux's (epoll, accept4)")
+	}
+	return []string{buildC(t, "epoll_server")}
+}
+
+// genInt64Streams makes sessions of lines on which the C servers and the
+// Go server must agree, following the counter so that it stays within
+// int64: numbers of every size up to int64's edges (and the counter at
+// them), signs, leading zeros and whitespace around them, lines that are
+// not numbers (garbage, NUL, bytes that are not ASCII, empty), lines of
+// exactly 16384 bytes and of more, a last line without LF.
+func genInt64Streams() []stream {
+	r := rand.New(rand.NewPCG(64, 50007))
+	var counter int64
+	fits := func(v int64) bool {
+		return v >= 0 && counter <= math.MaxInt64-v || v < 0 && counter >= math.MinInt64-v
+	}
+	// add returns v as a line, or a number that fits if v would not.
+	add := func(v int64) int64 {
+		if !fits(v) {
+			v = -(counter / 2)
+		}
+		counter += v
+		return v
+	}
+	ws := func() string {
+		const spaces = " \t\v\f\r"
+		b := make([]byte, r.IntN(3))
+		for i := range b {
+			b[i] = spaces[r.IntN(len(spaces))]
+		}
+		return string(b)
+	}
+	format := func(v int64) string {
+		s := strconv.FormatInt(v, 10)
+		if v >= 0 && r.IntN(4) == 0 {
+			s = "+" + s
+		}
+		if r.IntN(8) == 0 { // leading zeros: "+007", "-007"
+			i := strings.IndexAny(s, "0123456789")
+			s = s[:i] + strings.Repeat("0", 1+r.IntN(3)) + s[i:]
+		}
+		return ws() + s + ws()
+	}
+	notNumbers := []string{"", " ", "\r", "+", "-", "_", "+-5", "--5", "- 5", "+ 5", "x", "0x10", "1e3", "1.5",
+		"1 2", "12abc", "abc12", "\xd9\xa3", "\xef\xbc\x95", "\xc2\xa05", "5\xc2\xa0", "1\x00", "\x00", "\x001",
+		"\x1c1", "1\x1f", "\xff\xfe", "\x80"}
+	edges := []int64{math.MaxInt64, math.MinInt64, math.MaxInt64 - 1, math.MinInt64 + 1, 1 << 62, -1 << 62}
+	line := func() string {
+		switch k := r.IntN(100); {
+		case k < 35:
+			return format(add(int64(r.IntN(2001) - 1000)))
+		case k < 45:
+			return format(add(int64(r.Uint64())))
+		case k < 55:
+			return format(add(r.Int64N(2e15) - 1e15))
+		case k < 60: // the counter to 0, then to one of int64's edges
+			back := format(add(-counter))
+			return back + "\n" + format(add(edges[r.IntN(len(edges))]))
+		case k < 80:
+			return notNumbers[r.IntN(len(notNumbers))]
+		case k < 84: // bytes of any kind but LF, with an x: never a number
+			b := make([]byte, 1+r.IntN(20))
+			for i := range b {
+				for b[i] = byte(r.IntN(256)); b[i] == '\n'; b[i] = byte(r.IntN(256)) {
+				}
+			}
+			b[r.IntN(len(b))] = 'x'
+			return string(b)
+		case k < 87: // exactly 16384 bytes before the LF: still a line
+			n := strconv.FormatInt(add(int64(r.IntN(1000))), 10)
+			return strings.Repeat(" ", 16384-len(n)-1) + n + "\r"
+		case k < 90: // 16385 bytes and more: too long
+			return strings.Repeat(" ", 16385+r.IntN(3)*r.IntN(30000)) + "1"
+		default:
+			return "\r"
+		}
+	}
+	var streams []stream
+	for s := 0; s < 5; s++ {
+		st := stream{seed: uint64(100 + s)}
+		if s == 3 {
+			streams = append(streams, st) // connects and leaves: no reply
+			continue
+		}
+		for len(st.lines) < 1200 {
+			st.lines = append(st.lines, strings.Split(line(), "\n")...)
+		}
+		switch s {
+		case 1:
+			st.tail = "  " + strconv.FormatInt(add(7), 10) + " " // answered at the end of stream
+		case 2:
+			st.tail = strings.Repeat("5", 20000) // too long, and no LF
+		}
+		streams = append(streams, st)
+	}
+	return streams
+}
+
+// TestCEpollServerGolden: the epoll server and the Go server (event mode)
+// give the same bytes for the golden inputs within a long long, sent at
+// once and cut into random writes, and for generated sessions of lines
+// within int64 on one counter, pipelined and cut into random writes.
+func TestCEpollServerGolden(t *testing.T) {
+	argv := cEpollServer(t)
+	int64Goldens := map[string]bool{"handout.in": true, "empty.in": true, "newlines.in": true, "noeol.in": true, "unicode.in": true, "utf8.in": true}
+	for _, in := range goldens(t) {
+		name := filepath.Base(in)
+		if !int64Goldens[name] {
+			continue
+		}
+		input, _ := readGolden(t, in)
+		for _, cut := range []string{"at once", "cut"} {
+			t.Run(name+"/"+cut, func(t *testing.T) {
+				var c func(int) int
+				if cut == "cut" {
+					c = cuts(uint64(len(input)))
+				}
+				want := exchange(t, startServer(t, server.Event, "127.0.0.1:0").Addr().String(), input, c)
+				if cut == "cut" {
+					c = cuts(uint64(len(input)))
+				}
+				got := exchange(t, startPeer(t, argv), input, c)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("replies differ from the Go server's:\n got  %.200q\n want %.200q", got, want)
+				}
+			})
+		}
+	}
+	t.Run("generated", func(t *testing.T) {
+		goAddr := startServer(t, server.Event, "127.0.0.1:0").Addr().String()
+		cAddr := startPeer(t, argv)
+		var numbers, bad, edges int
+		for i, s := range genInt64Streams() {
+			want := exchange(t, goAddr, s.bytes(), cuts(s.seed))
+			got := exchange(t, cAddr, s.bytes(), cuts(s.seed))
+			g, w := strings.Split(string(got), "\r\n"), strings.Split(string(want), "\r\n")
+			in := append(append([]string(nil), s.lines...), s.tail)
+			for j := 0; j < len(g) || j < len(w); j++ {
+				var gj, wj, ij string
+				if j < len(g) {
+					gj = g[j]
+				}
+				if j < len(w) {
+					wj = w[j]
+				}
+				if j < len(in) {
+					ij = in[j]
+				}
+				if gj != wj {
+					t.Fatalf("session %d, reply %d, to line %.60q:\n got  %.60q\n want %.60q (the Go server's)", i, j+1, ij, gj, wj)
+				}
+				switch {
+				case wj == "!!!!":
+					bad++
+				case strings.HasPrefix(wj, "  --> "):
+					numbers++
+					if v := strings.TrimPrefix(wj, "  --> "); len(strings.TrimPrefix(v, "-")) == 19 {
+						edges++
+					}
+				}
+			}
+		}
+		// That they cover what they must: both kinds of reply, and the
+		// counter at 19 digits, near int64's edges.
+		if numbers < 2000 || bad < 500 || edges < 50 {
+			t.Fatalf("only %d numbers, %d !!!!, %d values of 19 digits", numbers, bad, edges)
+		}
+		t.Logf("%d numbers, %d !!!!, %d values of 19 digits", numbers, bad, edges)
+	})
+}
+
+// TestCEpollServerDifferences checks each row of the table in
+// lecture/c/epoll_server.c's header comment: where its long long and
+// strtoll differ from the Go server's (and Python's) numbers of any size.
+// Each row runs on a fresh epoll server, a fresh server.c, whose rules it
+// copies, and a fresh Go server.
+func TestCEpollServerDifferences(t *testing.T) {
+	rows := []struct {
+		what, send string
+		c, goPy    []string
+	}{
+		{"number past int64", "9223372036854775808\n1\n",
+			[]string{"!!!!", "  --> 0"},
+			[]string{"  --> 0", "  --> 9223372036854775808"}},
+		{"counter past int64", "9223372036854775807\n1\n-1\n",
+			[]string{"  --> 0", "!!!!", "  --> 9223372036854775807"},
+			[]string{"  --> 0", "  --> 9223372036854775807", "  --> 9223372036854775808"}},
+		{"counter below int64", "-9223372036854775808\n-1\n1\n",
+			[]string{"  --> 0", "!!!!", "  --> -9223372036854775808"},
+			[]string{"  --> 0", "  --> -9223372036854775808", "  --> -9223372036854775809"}},
+		{"underscores", "1_000\n1\n",
+			[]string{"!!!!", "  --> 0"},
+			[]string{"  --> 0", "  --> 1000"}},
+		{"over 4300 digits", strings.Repeat("0", 4301) + "7\n1\n",
+			[]string{"  --> 0", "  --> 7"},
+			[]string{"!!!!", "  --> 0"}},
+	}
+	argv := cEpollServer(t)
+	table := headerTable(t, filepath.Join("lecture", "c", "epoll_server.c"))
+	if len(table) != len(rows) {
+		t.Errorf("epoll_server.c's table has %d rows %q; the test checks %d", len(table), table, len(rows))
+	}
+	iterative := cServer(t)
+	for i, row := range rows {
+		t.Run(row.what, func(t *testing.T) {
+			if i < len(table) && table[i] != row.what {
+				t.Errorf("epoll_server.c's table row %d is %q, want %q", i+1, table[i], row.what)
+			}
+			join := func(r []string) string { return strings.Join(r, "\r\n") + "\r\n" }
+			if got := exchange(t, startPeer(t, argv), []byte(row.send), nil); string(got) != join(row.c) {
+				t.Errorf("C epoll server: got %.120q, want %q", got, join(row.c))
+			}
+			if got := exchange(t, startPeer(t, iterative), []byte(row.send), nil); string(got) != join(row.c) {
+				t.Errorf("C iterative server (server.c): got %.120q, want %q", got, join(row.c))
+			}
+			if got := exchange(t, startServer(t, server.Event, "127.0.0.1:0").Addr().String(), []byte(row.send), nil); string(got) != join(row.goPy) {
+				t.Errorf("Go server: got %.120q, want %q", got, join(row.goPy))
+			}
+		})
+	}
+}
+
+// headerTable returns the first column of the first table in a C file's
+// header comment: the rows between a line starting "what " and the next
+// empty line.
+func headerTable(t *testing.T, file string) []string {
+	t.Helper()
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table []string
+	in := false
+	for _, l := range strings.Split(string(src), "\n") {
+		l = strings.TrimSpace(strings.TrimPrefix(l, " *"))
+		switch {
+		case !in && strings.HasPrefix(l, "what "):
+			in = true
+		case in && l == "":
+			return table
+		case in:
+			table = append(table, regexp.MustCompile(`\s{2,}`).Split(l, 2)[0])
+		}
+	}
+	return table
+}
+
+// TestCEpollServerConcurrent: eight connections, opened first, pipeline
+// 3,000 lines each at once, cut into random writes, positive adds among
+// lines that are not numbers. Each connection's replies come in order
+// (its values rising, "!!!!" where its lines were not numbers), and the
+// adds of all of them, sorted by the value before each, tile [0, sum)
+// with no gap and no overlap: each add happened once, alone. Then the
+// load generator's own check (50 connections, 32 deep: every reply a
+// different value), and the counter at the sum of it all.
+func TestCEpollServerConcurrent(t *testing.T) {
+	addr := startPeer(t, cEpollServer(t))
+	const conns, lines = 8, 3000
+	r := rand.New(rand.NewPCG(8, 50007))
+	inputs := make([][]byte, conns)
+	adds := make([][]int64, conns) // per line: the add, or 0 for a line that is not a number
+	var sum int64
+	for i := range inputs {
+		var b bytes.Buffer
+		for j := 0; j < lines; j++ {
+			if r.IntN(10) == 0 {
+				b.WriteString([]string{"x", "", " +", "1_0", "9223372036854775808"}[r.IntN(5)] + "\n")
+				adds[i] = append(adds[i], 0)
+				continue
+			}
+			n := 1 + r.Int64N(1000)
+			fmt.Fprintf(&b, "%d\n", n)
+			adds[i] = append(adds[i], n)
+			sum += n
+		}
+		inputs[i] = b.Bytes()
+	}
+	cs := make([]*net.TCPConn, conns)
+	for i := range cs {
+		c, err := net.DialTimeout("tcp", addr, timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cs[i] = c.(*net.TCPConn)
+	}
+	got := make([][]byte, conns)
+	errs := make([]error, conns)
+	var wg sync.WaitGroup
+	for i := range cs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			got[i], errs[i] = exchangeConn(cs[i], inputs[i], cuts(uint64(i)))
+		}(i)
+	}
+	wg.Wait()
+	type span struct{ before, n int64 }
+	var spans []span
+	for i := range cs {
+		if errs[i] != nil {
+			t.Fatalf("connection %d: %v", i, errs[i])
+		}
+		replies := strings.Split(strings.TrimSuffix(string(got[i]), "\r\n"), "\r\n")
+		if len(replies) != lines {
+			t.Fatalf("connection %d: %d replies to %d lines", i, len(replies), lines)
+		}
+		last := int64(-1)
+		for j, rep := range replies {
+			if adds[i][j] == 0 {
+				if rep != "!!!!" {
+					t.Fatalf("connection %d, reply %d to a line that is not a number: %q", i, j+1, rep)
+				}
+				continue
+			}
+			v, err := strconv.ParseInt(strings.TrimPrefix(rep, "  --> "), 10, 64)
+			if err != nil || !strings.HasPrefix(rep, "  --> ") || v <= last {
+				t.Fatalf("connection %d, reply %d: %q after %d (its values must rise)", i, j+1, rep, last)
+			}
+			last = v
+			spans = append(spans, span{v, adds[i][j]})
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.before, b.before) })
+	next := int64(0)
+	for _, s := range spans {
+		if s.before != next {
+			t.Fatalf("an add of %d saw %d, want %d: the adds do not tile [0, %d)", s.n, s.before, next, sum)
+		}
+		next += s.n
+	}
+	if next != sum {
+		t.Fatalf("the adds reach %d, want %d", next, sum)
+	}
+	if got := exchange(t, addr, []byte("0\n"), nil); string(got) != fmt.Sprintf("  --> %d\r\n", sum) {
+		t.Fatalf("the counter: %q, want %d", got, sum)
+	}
+
+	res, err := bench.Run(bench.Config{Addr: addr, Conns: 50, Depth: 32, Requests: 20000, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 20000 || res.Errors != 0 || !res.Distinct || res.Base != sum {
+		t.Fatalf("fetchadd bench: requests %d errors %d distinct %v base %d; want 20000, 0, true, %d", res.Requests, res.Errors, res.Distinct, res.Base, sum)
+	}
+	if got := exchange(t, addr, []byte("0\n"), nil); string(got) != fmt.Sprintf("  --> %d\r\n", sum+20000) {
+		t.Fatalf("the counter after fetchadd bench: %q, want %d", got, sum+20000)
+	}
+}
+
+// exchangeConn is exchange on a connection already open, returning its
+// error instead of failing the test, so that many can run at once.
+func exchangeConn(c *net.TCPConn, input []byte, cuts func(int) int) ([]byte, error) {
+	c.SetDeadline(time.Now().Add(3 * timeout))
+	c.SetNoDelay(true)
+	wrote := make(chan error, 1)
+	go func() {
+		for p := input; len(p) > 0; {
+			n := min(cuts(len(p)), len(p))
+			if _, err := c.Write(p[:n]); err != nil {
+				wrote <- err
+				return
+			}
+			p = p[n:]
+		}
+		wrote <- c.CloseWrite()
+	}()
+	got, err := io.ReadAll(c)
+	if werr := <-wrote; err == nil {
+		err = werr
+	}
+	return got, err
+}
+
+// TestCEpollServerUnreadReplies: a client that sends and does not read
+// its replies makes the epoll server stop reading it once more than 64
+// KiB of them wait (the client's writes stop making progress long before
+// 32 MiB), without holding up another client; once it reads, every reply
+// comes, in order, the part the socket did not take at first included.
+func TestCEpollServerUnreadReplies(t *testing.T) {
+	addr := startPeer(t, cEpollServer(t))
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Send until the server stops taking requests. A short write
+	// deadline returns what a write took so far: it watches progress,
+	// it synchronises nothing.
+	const most = 32 << 20
+	chunk := []byte(strings.Repeat("1\n", 32<<10))
+	sent := 0
+	for start := time.Now(); ; {
+		if sent >= most || time.Since(start) > timeout {
+			t.Fatalf("the server still takes requests after %d bytes: it reads a client that does not read its replies", sent)
+		}
+		c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := c.Write(chunk)
+		sent += n
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another client is served meanwhile (the counter is wherever the
+	// first one's lines have brought it; 0 adds nothing).
+	other := exchange(t, addr, []byte("0\n"), nil)
+	if !regexp.MustCompile(`^  --> [0-9]+\r\n$`).Match(other) {
+		t.Fatalf("another client got %q", other)
+	}
+	// Now read: a reply for each "1", the last one cut off by the
+	// deadline answered at the end of stream.
+	c.SetDeadline(time.Now().Add(3 * timeout))
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("after %d bytes of replies: %v", len(got), err)
+	}
+	want := (sent + 1) / 2
+	var line []byte
+	for i := 0; i < want; i++ {
+		line = append(strconv.AppendInt(append(line[:0], "  --> "...), int64(i), 10), "\r\n"...)
+		if !bytes.HasPrefix(got, line) {
+			t.Fatalf("reply %d of %d: %.40q, want %q", i+1, want, got, line)
+		}
+		got = got[len(line):]
+	}
+	if len(got) > 0 {
+		t.Fatalf("%d replies, then %.40q", want, got)
+	}
+	t.Logf("%d bytes of requests sent before the server stopped taking them; %d replies", sent, want)
 }

@@ -5,7 +5,8 @@
 //	fetchadd serve [-addr H:P]      the lab's server
 //	fetchadd client [HOST[:PORT]]   the terminal program, counter on a server
 //
-// Exit status: 0 done, 1 failed, 2 bad command line.
+// Exit status: 0 done, 1 failed, 2 bad command line (or a mode this
+// system refuses).
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -202,11 +204,12 @@ Modes:
   threaded   a thread per connection, blocking calls
   poll       one thread, non-blocking sockets, poll(2)
   event      an event loop per CPU: epoll (Linux) or kqueue (macOS, BSD)
+  uring      an event loop per CPU on io_uring (Linux 5.19 and later)
 
 `, stdout)
 	addr := fs.String("addr", fetchadd.DefaultAddr, "listen on `HOST:PORT` (0.0.0.0 or [::] for every interface; port 0: any free port)")
-	mode := fs.String("mode", server.Iterative, "how to serve: `MODE` iterative, threaded, poll or event")
-	loops := fs.Int("loops", 0, "event mode: how many event loops, `N` (0: one per CPU)")
+	mode := fs.String("mode", server.Iterative, "how to serve: `MODE` iterative, threaded, poll, event or uring")
+	loops := fs.Int("loops", 0, "event and uring modes: how many event loops, `N` (0: one per CPU)")
 	maxConns := fs.Int("max-conns", 0, fmt.Sprintf("`N` connections served at once; more are refused (0: %d for threaded, %d otherwise)", server.DefaultThreadedConns, server.DefaultMaxConns))
 	idle := fs.Duration("idle", server.DefaultIdle, "close a connection that makes no progress (nothing received or sent) for `DURATION`; 0: never")
 	statePath := fs.String("state", "", "keep the counter in `FILE`, saved before each reply, read back at start (created if absent); \"\": not kept")
@@ -238,8 +241,13 @@ Modes:
 	srv, err := server.Listen(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "fetchadd serve: %v\n", err)
+		var refused *sock.UringRefusedError
+		if errors.As(err, &refused) {
+			return exitUsage // this system will not run the mode asked for: ask for another
+		}
 		return exitFail
 	}
+	spareLoopsP(srv)
 	announce(cfg.Log, srv)
 
 	served := make(chan error, 1)
@@ -278,6 +286,19 @@ func untilServed(logger *log.Logger, stop func(), served <-chan error, signals <
 	}
 }
 
+// spareLoopsP gives the event and uring modes a P per loop and one more:
+// each loop's thread keeps its P while it waits in epoll_wait or
+// io_uring_enter, as a C loop keeps its thread, only while one P is left
+// for the rest of the program (signals, the garbage collector;
+// sock/raw.go). A server pinned to one CPU
+// (taskset -c 1) starts with GOMAXPROCS 1, and its loop would wait the
+// scheduler's way, handing its P over at every wait (NOTES.md measures it).
+func spareLoopsP(srv *server.Server) {
+	if (srv.Mode() == server.Event || srv.Mode() == server.Uring) && runtime.GOMAXPROCS(0) < srv.Loops()+1 {
+		runtime.GOMAXPROCS(srv.Loops() + 1)
+	}
+}
+
 // announce logs where the server listens, how it serves, and how to try it.
 func announce(logger *log.Logger, srv *server.Server) {
 	a := srv.Addr()
@@ -290,7 +311,9 @@ func announce(logger *log.Logger, srv *server.Server) {
 	case server.Poll:
 		logger.Printf("poll server listening on %s: one thread, poll(2), at most %d connections", a, srv.MaxConns())
 	case server.Event:
-		logger.Printf("event server listening on %s: event loops on %s: %d, at most %d connections", a, sock.EventPollerName, srv.Loops(), srv.MaxConns())
+		logger.Printf("event server listening on %s: event loops on %s: %d (GOMAXPROCS %d), at most %d connections", a, sock.EventPollerName, srv.Loops(), runtime.GOMAXPROCS(0), srv.MaxConns())
+	case server.Uring:
+		logger.Printf("uring server listening on %s: event loops on io_uring: %d (GOMAXPROCS %d), at most %d connections", a, srv.Loops(), runtime.GOMAXPROCS(0), srv.MaxConns())
 	}
 	logger.Printf("try it: nc %s %d   or   fetchadd client %s", a.Addr(), a.Port(), a)
 	if a.Addr().IsLoopback() {
@@ -353,14 +376,15 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 read their DEPTH replies, and send again, for DURATION or until REQUESTS
 have been sent. It prints requests, ops/s, latency, errors, and whether
 the replies were all different values, as a fetch-and-add must give.
--proto redis or memcached measures those servers (INCRBY, incr) the same way.
+-proto redis, redis-resp or memcached measures those servers (INCRBY inline or
+as a RESP array, incr) the same way.
 
 `, stdout)
 	conns := fs.Int("c", 50, "`CONNS` connections")
 	depth := fs.Int("P", 1, "pipeline `DEPTH`: requests in flight per connection")
 	duration := fs.Duration("d", 5*time.Second, "how long to run, `DURATION`")
 	requests := fs.Int64("n", 0, "how many `REQUESTS` in all (instead of -d)")
-	protoName := fs.String("proto", "fetchadd", "the server's protocol, `PROTO`: fetchadd, redis or memcached")
+	protoName := fs.String("proto", "fetchadd", "the server's protocol, `PROTO`: fetchadd, redis, redis-resp or memcached")
 	threads := fs.Int("threads", 1, "`N` event loops (threads) of the load generator")
 	idle := fs.Int("idle", 0, "`N` connections to open first and leave idle during the run")
 	trace := traceFlags(fs, stderr)
@@ -371,7 +395,7 @@ the replies were all different values, as a fetch-and-add must give.
 	proto, ok := bench.Protocols[*protoName]
 	switch {
 	case !ok:
-		return usageError(stderr, "bench", fmt.Sprintf("unknown protocol %q (want fetchadd, redis or memcached)", *protoName))
+		return usageError(stderr, "bench", fmt.Sprintf("unknown protocol %q (want fetchadd, redis, redis-resp or memcached)", *protoName))
 	case *conns < 1 || *depth < 1 || *threads < 1 || *idle < 0:
 		return usageError(stderr, "bench", "-c, -P and -threads must be at least 1, -idle at least 0")
 	case *requests < 0 || (*requests == 0 && *duration <= 0):

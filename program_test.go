@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -143,6 +144,45 @@ func TestServeSignals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEventLoopsKeepTheirP: a server started with GOMAXPROCS 1 (as under
+// taskset -c 1) gives itself a P per event loop and one to spare, so that
+// its loops wait in epoll_wait keeping theirs (sock/raw.go); it answers,
+// and a signal still stops it.
+func TestEventLoopsKeepTheirP(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "1")
+	for _, loops := range []string{"1", "2"} {
+		t.Run(loops, func(t *testing.T) {
+			p := start(t, "serve", "-mode", "event", "-loops", loops, "-addr", "127.0.0.1:0")
+			m := p.waitLine(regexp.MustCompile(`listening on (\S+): .* (\d+) \(GOMAXPROCS (\d+)\)`))
+			if want := strconv.Itoa(mustAtoi(t, loops) + 1); m[2] != loops || m[3] != want {
+				t.Fatalf("%s loops, GOMAXPROCS %s; want %s and %s", m[2], m[3], loops, want)
+			}
+			c, err := net.DialTimeout("tcp", m[1], timeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(timeout))
+			c.Write([]byte("7\n"))
+			if line, err := bufio.NewReader(c).ReadString('\n'); line != "  --> 0\r\n" {
+				t.Fatalf("reply %q, %v", line, err)
+			}
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			if status := p.wait(); status != 0 {
+				t.Fatalf("status %d after SIGTERM, want 0", status)
+			}
+		})
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestStateRefused: a state file that is not one is refused in one line

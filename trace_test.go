@@ -24,7 +24,7 @@ import (
 )
 
 // straceCalls are the system calls sock/ makes, the ones compared.
-const straceCalls = "eventfd2,socket,setsockopt,getsockopt,bind,listen,accept4,connect,getsockname,read,sendto,write,shutdown,close,fcntl,pipe2,ppoll,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait"
+const straceCalls = "eventfd2,socket,setsockopt,getsockopt,bind,listen,accept4,connect,getsockname,read,recvfrom,sendto,write,shutdown,close,fcntl,pipe2,ppoll,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait"
 
 // TestTraceMatchesStrace runs the server under strace -f with -trace on,
 // drives a client session, and checks that -trace printed the same calls

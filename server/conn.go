@@ -55,11 +55,12 @@ func (l *loop) handle(ev sock.Event) {
 	l.progress(c)
 }
 
-// receive does one read: the poller reports the descriptor again if more
+// receive does one read: the socket is non-blocking, and MSG_DONTWAIT
+// says so to sock, which makes the call raw (sock/raw.go). The poller reports the descriptor again if more
 // is waiting, and one read per turn keeps the loop fair. It says whether
 // it got any bytes.
 func (l *loop) receive(c *conn) bool {
-	n, err := sock.Read(c.fd, l.buf)
+	n, err := sock.Recv(c.fd, l.buf, unix.MSG_DONTWAIT)
 	switch {
 	case errors.Is(err, unix.EAGAIN):
 	case err != nil:
@@ -129,7 +130,7 @@ func (l *loop) send(c *conn, out []byte) (int, bool) {
 	if len(out) == 0 {
 		return 0, true
 	}
-	n, err := sock.Send(c.fd, out, 0)
+	n, err := sock.Send(c.fd, out, unix.MSG_DONTWAIT)
 	if err != nil && !errors.Is(err, unix.EAGAIN) {
 		l.kill(c, err)
 		return 0, false

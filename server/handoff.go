@@ -45,18 +45,28 @@ func (l *loop) acceptAll() {
 			s.logger.Printf("%v", err)
 			return
 		}
-		if s.full(fd, peer) {
-			continue
-		}
-		s.active.Add(1)
-		target := s.loops[l.next]
-		l.next = (l.next + 1) % len(s.loops)
-		if target == l {
+		if l.deal(accepted{fd, peer}) {
 			l.register(accepted{fd, peer})
-		} else {
-			target.handOver(accepted{fd, peer})
 		}
 	}
+}
+
+// deal gives a connection loop 0 has accepted to the loops in turn: to
+// another loop by handOver, or to l itself (true), which registers it.
+// A connection past the limit is refused (full) and goes to none.
+func (l *loop) deal(a accepted) (mine bool) {
+	s := l.srv
+	if s.full(a.fd, a.peer) {
+		return false
+	}
+	s.active.Add(1)
+	target := s.loops[l.next]
+	l.next = (l.next + 1) % len(s.loops)
+	if target != l {
+		target.handOver(a)
+		return false
+	}
+	return true
 }
 
 // handOver gives a connection accepted by loop 0 to loop l, and wakes it.
@@ -84,29 +94,56 @@ func (l *loop) drainWake() {
 			break
 		}
 	}
-	l.mu.Lock()
-	inbox := l.inbox
-	l.inbox = nil
-	l.mu.Unlock()
-	for _, a := range inbox {
+	for _, a := range l.takeInbox() {
 		l.register(a)
 	}
 }
 
+// takeInbox takes the connections handed over to l so far.
+func (l *loop) takeInbox() []accepted {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	inbox := l.inbox
+	l.inbox = nil
+	return inbox
+}
+
 // register starts serving a connection in this loop.
 func (l *loop) register(a accepted) {
-	setNoDelay(a.fd)
-	c := &conn{fd: a.fd, peer: a.peer, reading: true, active: time.Now()}
-	if l.nextSweep.IsZero() {
-		l.nextSweep = c.active.Add(max(l.srv.cfg.Idle/sweepEvery, time.Millisecond))
-	}
-	c.sess = *fetchadd.NewSession(&l.srv.counter, l.srv.budget)
+	c := new(conn)
+	l.initConn(c, a)
 	if err := l.poller.Add(a.fd, true, false); err != nil {
 		sock.Close(a.fd)
 		l.srv.active.Add(-1)
 		l.srv.logger.Printf("fd %d: %v", a.fd, err)
 		return
 	}
+	c.reading = true
 	l.conns[a.fd] = c
 	l.srv.logger.Printf("fd %d: connection from %s (loop %d)", a.fd, sock.String(a.peer), l.id)
+}
+
+// initConn readies c to serve a connection given to l: Nagle off, a
+// session, and the idle time counted from now (the first connection also
+// starts the loop's looks for idle ones).
+func (l *loop) initConn(c *conn, a accepted) {
+	setNoDelay(a.fd)
+	*c = conn{fd: a.fd, peer: a.peer, active: time.Now()}
+	if l.nextSweep.IsZero() {
+		l.nextSweep = c.active.Add(max(l.srv.cfg.Idle/sweepEvery, time.Millisecond))
+	}
+	c.sess = *fetchadd.NewSession(&l.srv.counter, l.srv.budget)
+}
+
+// closeInbox marks l stopped, so that handOver gives it nothing more,
+// and closes the connections handed over that it has not taken.
+func (l *loop) closeInbox() {
+	l.mu.Lock()
+	inbox := l.inbox
+	l.inbox, l.stopped = nil, true
+	l.mu.Unlock()
+	for _, a := range inbox {
+		sock.Close(a.fd)
+		l.srv.active.Add(-1)
+	}
 }

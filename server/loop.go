@@ -108,6 +108,9 @@ func (s *Server) newLoop(id int) (*loop, error) {
 		p.Close()
 		return nil, err
 	}
+	// The loop's thread keeps its P while it waits, like a C event
+	// loop's thread, where a P can be spared (sock/raw.go).
+	p.WaitRaw()
 	l := &loop{srv: s, id: id, poller: p, conns: make(map[int]*conn), wakeR: r, wakeW: w,
 		buf: make([]byte, loopReadSize)}
 	if err := p.Add(r, true, false); err != nil {
@@ -175,14 +178,7 @@ func (l *loop) run() error {
 // line is dropped, and it is closed. Connections handed over from now on
 // are closed by handOver.
 func (l *loop) stop() {
-	l.mu.Lock()
-	inbox := l.inbox
-	l.inbox, l.stopped = nil, true
-	l.mu.Unlock()
-	for _, a := range inbox {
-		sock.Close(a.fd)
-		l.srv.active.Add(-1)
-	}
+	l.closeInbox()
 	for _, c := range l.conns {
 		// What has arrived so far, within reason (stopReads). A client
 		// that has closed its side gets its last line answered as usual.

@@ -31,10 +31,26 @@ func (l *loop) unsaved(c *conn, n int) {
 // saveStep ends a batch of events: its adds are saved, and the replies
 // sent. Sending may let a connection answer requests it held: they are
 // saved too.
-func (l *loop) saveStep() {
+func (l *loop) saveStep() { l.saveThen(l) }
+
+// A sender sends a connection's replies once release has settled them
+// (saved, or refused), and moves the connection on: the readiness loops
+// with send(2) (loop.resume), the uring loop with a send queued on its
+// ring (uloop.resume).
+type sender interface{ resume(c *conn) }
+
+// resume sends what the socket takes of c's saved replies, and moves c
+// on.
+func (l *loop) resume(c *conn) {
+	l.flush(c)
+	l.progress(c)
+}
+
+// saveThen is saveStep, with s to send the saved replies.
+func (l *loop) saveThen(s sender) {
 	for l.ask(); len(l.waiting) > 0; l.ask() {
 		l.srv.state.Sync(l.srv.counter.Version())
-		l.release()
+		l.release(s)
 	}
 }
 
@@ -60,8 +76,8 @@ func (l *loop) ask() {
 }
 
 // release sends the replies whose adds are saved, and refusals for those
-// whose commit failed.
-func (l *loop) release() {
+// whose commit failed, by s.
+func (l *loop) release(s sender) {
 	still := l.waiting[:0]
 	for _, c := range l.waiting {
 		if c.dead {
@@ -84,8 +100,7 @@ func (l *loop) release() {
 		if len(c.marks) == 0 {
 			c.marks = nil
 		}
-		l.flush(c)
-		l.progress(c)
+		s.resume(c)
 		if len(c.marks) > 0 && !c.dead {
 			still = append(still, c)
 		}

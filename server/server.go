@@ -1,11 +1,12 @@
 // Package server runs the fetch-and-add service over TCP. It listens with
-// socket, setsockopt, bind and listen, then serves in one of four modes,
-// the lab's server and next week's:
+// socket, setsockopt, bind and listen, then serves in one of five modes,
+// the lab's server and the ones after it:
 //
 //   - iterative: one connection at a time, blocking calls (the lab's)
 //   - threaded: a thread (goroutine) per connection, blocking calls
 //   - poll: one thread, non-blocking descriptors, poll(2)
 //   - event: an event loop per CPU on epoll (Linux) or kqueue (BSD, macOS)
+//   - uring: an event loop per CPU on io_uring (Linux 5.19 and later)
 //
 // Every mode speaks the same protocol (fetchadd.Session) and shares one
 // counter for the server's whole life.
@@ -41,10 +42,11 @@ const (
 	Threaded  = "threaded"
 	Poll      = "poll"
 	Event     = "event"
+	Uring     = "uring"
 )
 
 // Modes lists the modes.
-var Modes = []string{Iterative, Threaded, Poll, Event}
+var Modes = []string{Iterative, Threaded, Poll, Event, Uring}
 
 // Connection limits, by mode (Config.MaxConns).
 const (
@@ -75,7 +77,7 @@ const outLimit = 64 << 10
 type Config struct {
 	Addr     netip.AddrPort // where to listen (see ResolveAddr); port 0: any free port
 	Mode     string         // one of Modes; Iterative if empty
-	Loops    int            // event mode: how many event loops; 0: one per CPU
+	Loops    int            // event and uring modes: how many event loops; 0: one per CPU
 	MaxConns int            // connections served at once; 0: the mode's default
 	Idle     time.Duration  // close a connection quiet this long; 0: never
 	Log      *log.Logger    // where connections are logged; nil: nowhere
@@ -150,9 +152,9 @@ type Server struct {
 // CheckConfig says what is wrong with cfg's mode and limits, if anything.
 func CheckConfig(cfg Config) error {
 	switch cfg.Mode {
-	case "", Iterative, Threaded, Poll, Event:
+	case "", Iterative, Threaded, Poll, Event, Uring:
 	default:
-		return fmt.Errorf("unknown mode %q (want %s, %s, %s or %s)", cfg.Mode, Iterative, Threaded, Poll, Event)
+		return fmt.Errorf("unknown mode %q (want %s, %s, %s, %s or %s)", cfg.Mode, Iterative, Threaded, Poll, Event, Uring)
 	}
 	if cfg.Loops < 0 || cfg.Loops > 1024 {
 		return fmt.Errorf("%d loops: want 1 to 1024 (0: one per CPU)", cfg.Loops)
@@ -196,8 +198,15 @@ func Listen(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Mode == Poll:
 		cfg.Loops = 1
-	case cfg.Mode == Event && cfg.Loops == 0:
+	case (cfg.Mode == Event || cfg.Mode == Uring) && cfg.Loops == 0:
 		cfg.Loops = runtime.NumCPU()
+	}
+	if cfg.Mode == Uring {
+		// Before listening: a kernel that refuses io_uring is said in
+		// one line, and the port and the state file are not touched.
+		if err := CheckUring(); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Backlog == 0 {
 		cfg.Backlog = Backlog
@@ -276,7 +285,8 @@ func (s *Server) Addr() netip.AddrPort { return s.addr }
 // Mode is the mode the server serves in.
 func (s *Server) Mode() string { return s.cfg.Mode }
 
-// Loops is how many event loops the server runs (poll and event modes).
+// Loops is how many event loops the server runs (poll, event and uring
+// modes).
 func (s *Server) Loops() int { return s.cfg.Loops }
 
 // MaxConns is how many connections the server serves at once.
@@ -298,6 +308,8 @@ func (s *Server) Serve() error {
 		return s.serveThreaded()
 	case Poll, Event:
 		return s.serveLoops()
+	case Uring:
+		return s.serveUring()
 	}
 	return s.serveIterative()
 }

@@ -53,6 +53,7 @@ func serve(t *testing.T, cfg Config) (*Server, *syncBuffer, func()) {
 	cfg.Log = log.New(logs, "", 0)
 	srv, err := Listen(cfg)
 	if err != nil {
+		skipRefused(t, err)
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
@@ -90,7 +91,7 @@ func TestStopCycles(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("counts descriptors in /proc/self/fd, which is Linux's")
 	}
-	for _, mode := range []string{Poll, Event} {
+	for _, mode := range []string{Poll, Event, Uring} {
 		t.Run(mode, func(t *testing.T) {
 			before := openFds(t)
 			for i := 0; i < 300; i++ {

@@ -12,6 +12,7 @@
 //	connect(fd, &addr, len)    sock.Connect(fd, sa)
 //	getsockname(fd, ...)       sock.Getsockname(fd)
 //	read(fd, buf, n)           sock.Read(fd, buf)
+//	recv(fd, buf, n, flags)    sock.Recv(fd, buf, flags)
 //	send(fd, buf, n, flags)    sock.Send(fd, buf, flags), sock.SendAll(fd, buf)
 //	write(fd, buf, n)          sock.Write(fd, buf)
 //	shutdown(fd, how)          sock.Shutdown(fd, how)
@@ -24,7 +25,8 @@
 // a connection (socket to getsockname), io.go the calls on one (read to
 // close, then fcntl and poll), pipe.go the pipe; conventions.go the
 // conventions below, addr.go addresses, poller*.go the pollers of an
-// event loop, trace*.go the -trace output. Where the systems differ, the
+// event loop, raw.go the calls made without telling Go's scheduler,
+// trace*.go the -trace output. Where the systems differ, the
 // wrapper is written once and makes the call through a small unexported
 // function of the call's name, in a file per system:
 // syscall_accept4.go on Linux and FreeBSD (socket, accept4 and sendto,

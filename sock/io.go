@@ -21,11 +21,29 @@ func Read(fd int, p []byte) (n int, err error) {
 	}
 }
 
+// Recv reads like Read, with recv(2)'s flags: unix.MSG_DONTWAIT returns
+// EAGAIN instead of waiting, even on a blocking socket. It is the recvfrom
+// system call with no address. With MSG_DONTWAIT the call cannot block,
+// and is made without telling Go's scheduler (raw.go); an event loop reads
+// this way.
+func Recv(fd int, p []byte, flags int) (n int, err error) {
+	for {
+		n, err = recv(fd, p, flags)
+		if tracer != nil {
+			tracer.recv(tracer.tid(), fd, p, flags, n, err)
+		}
+		if err != unix.EINTR {
+			return count(n, wrap("recvfrom", err))
+		}
+	}
+}
+
 // Send sends what the socket buffer takes of p and returns how much that
 // was: send(2). flags is send's: 0, or unix.MSG_DONTWAIT to return EAGAIN
 // instead of waiting for room, even on a blocking socket. It never raises
 // SIGPIPE: writing to a closed peer is an EPIPE error. On a non-blocking
-// socket with a full buffer the error wraps EAGAIN.
+// socket with a full buffer the error wraps EAGAIN. With MSG_DONTWAIT the
+// call cannot block, and is made raw (raw.go).
 func Send(fd int, p []byte, flags int) (n int, err error) {
 	for {
 		n, err = send(fd, p, flags)

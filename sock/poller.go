@@ -28,6 +28,10 @@ type Poller interface {
 	// signal interrupts returns no events and no error: the Go runtime
 	// interrupts its threads every few milliseconds to preempt them.
 	Wait(timeout int) ([]Event, error)
+	// WaitRaw asks that Wait block as a raw system call, keeping the
+	// thread's P (raw.go), and says whether it will: epoll only, and only
+	// while fewer than GOMAXPROCS-1 pollers of the program do.
+	WaitRaw() bool
 	// Name is the system call it waits with, for messages.
 	Name() string
 	// Close releases the poller's descriptor, if it has one.
@@ -37,3 +41,10 @@ type Poller interface {
 // maxEvents is how many ready descriptors one Wait of epoll or kqueue
 // returns at most; the rest come with the next Wait.
 const maxEvents = 256
+
+// blockingWait is the WaitRaw of the pollers that always tell the
+// scheduler when they wait: poll(2), and kqueue.
+type blockingWait struct{}
+
+// WaitRaw: no.
+func (blockingWait) WaitRaw() bool { return false }

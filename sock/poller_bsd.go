@@ -8,6 +8,7 @@ import "golang.org/x/sys/unix"
 // write filter per descriptor, level-triggered. It is shaped like the
 // epoll file: the same five methods, one system call each.
 type kqueue struct {
+	blockingWait
 	fd     int
 	ready  [maxEvents]unix.Kevent_t
 	events []Event

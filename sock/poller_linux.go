@@ -1,10 +1,15 @@
 package sock
 
-import "golang.org/x/sys/unix"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
 
 // epoll is the Linux Poller: one epoll instance, level-triggered.
 type epoll struct {
 	fd     int
+	raw    bool // blocking Waits are raw system calls (raw.go)
 	ready  [maxEvents]unix.EpollEvent
 	events []Event
 }
@@ -55,7 +60,7 @@ func (p *epoll) Remove(fd int) error {
 }
 
 func (p *epoll) Wait(timeout int) ([]Event, error) {
-	n, err := unix.EpollWait(p.fd, p.ready[:], timeout)
+	n, err := p.wait(timeout)
 	if tracer != nil {
 		tracer.epollWait(tracer.tid(), p.fd, p.ready[:], n, timeout, err)
 	}
@@ -77,9 +82,38 @@ func (p *epoll) Wait(timeout int) ([]Event, error) {
 	return p.events, nil
 }
 
+// wait is epoll_wait(2); raw if it cannot block or WaitRaw said so. (On
+// arm64 and the newer ports, whose kernels have no epoll_wait, it is
+// epoll_pwait with no signal mask, as x/sys makes it.)
+func (p *epoll) wait(timeout int) (int, error) {
+	if timeout != 0 && !p.raw {
+		return unix.EpollWait(p.fd, p.ready[:], timeout)
+	}
+	n, _, errno := unix.RawSyscall6(epollWaitTrap, uintptr(p.fd), uintptr(unsafe.Pointer(&p.ready[0])), uintptr(len(p.ready)), uintptr(timeout), 0, 0)
+	if errno != 0 {
+		return -1, errnoErr(errno)
+	}
+	return int(n), nil
+}
+
+// WaitRaw makes the blocking Waits raw system calls, if a P can be spared
+// (raw.go). Close gives it back.
+func (p *epoll) WaitRaw() bool {
+	if !p.raw {
+		p.raw = spareP()
+	}
+	return p.raw
+}
+
 func (p *epoll) Name() string { return EventPollerName }
 
-func (p *epoll) Close() error { return Close(p.fd) }
+func (p *epoll) Close() error {
+	if p.raw {
+		p.raw = false
+		giveBackP()
+	}
+	return Close(p.fd)
+}
 
 // EventPollerName names the poller NewEventPoller returns.
 const EventPollerName = "epoll"

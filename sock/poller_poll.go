@@ -7,6 +7,7 @@ import "golang.org/x/sys/unix"
 // the entire array each time, so a call costs time in proportion to the
 // number of connections, ready or not.
 type pollPoller struct {
+	blockingWait
 	fds    []unix.PollFd
 	slot   map[int]int // fd -> its index in fds
 	events []Event

@@ -95,11 +95,36 @@ func send(fd int, p []byte, flags int) (int, error) {
 	if len(p) > 0 {
 		buf = unsafe.Pointer(&p[0])
 	}
-	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(buf), uintptr(len(p)), uintptr(flags|unix.MSG_NOSIGNAL), 0, 0)
+	n, errno := syscall6(flags&unix.MSG_DONTWAIT != 0, unix.SYS_SENDTO, uintptr(fd), uintptr(buf), uintptr(len(p)), uintptr(flags|unix.MSG_NOSIGNAL), 0, 0)
 	if errno != 0 {
 		return -1, errnoErr(errno)
 	}
 	return int(n), nil
+}
+
+// recv is recv(fd, p, len(p), flags), the recvfrom system call with no
+// address. x/sys's Recvfrom asks for the address, so the call is made
+// directly.
+func recv(fd int, p []byte, flags int) (int, error) {
+	var buf unsafe.Pointer
+	if len(p) > 0 {
+		buf = unsafe.Pointer(&p[0])
+	}
+	n, errno := syscall6(flags&unix.MSG_DONTWAIT != 0, unix.SYS_RECVFROM, uintptr(fd), uintptr(buf), uintptr(len(p)), uintptr(flags), 0, 0)
+	if errno != 0 {
+		return -1, errnoErr(errno)
+	}
+	return int(n), nil
+}
+
+// syscall6 makes a system call, raw if it cannot block (raw.go).
+func syscall6(raw bool, trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, syscall.Errno) {
+	if raw {
+		r, _, errno := unix.RawSyscall6(trap, a1, a2, a3, a4, a5, a6)
+		return r, errno
+	}
+	r, _, errno := unix.Syscall6(trap, a1, a2, a3, a4, a5, a6)
+	return r, errno
 }
 
 // errnoErr returns the error for errno (nil for 0) without allocating for

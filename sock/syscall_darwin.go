@@ -95,3 +95,10 @@ func send(fd int, p []byte, flags int) (int, error) {
 	}
 	return unix.SendmsgN(fd, p, nil, nil, flags)
 }
+
+// recv is recv(2): the recvfrom system call, whose address macOS fills
+// in for a datagram only.
+func recv(fd int, p []byte, flags int) (int, error) {
+	n, _, err := unix.Recvfrom(fd, p, flags)
+	return n, err
+}

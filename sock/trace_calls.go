@@ -76,6 +76,16 @@ func (t *traceWriter) read(tid int, fd int, p []byte, n int, err error) {
 	t.trace(tid, "read", n, err, fmt.Sprintf("%d, %s, %d", fd, buf, len(p)))
 }
 
+// recv traces recv as recvfrom, the system call behind it, with no
+// address.
+func (t *traceWriter) recv(tid int, fd int, p []byte, flags, n int, err error) {
+	buf := fmt.Sprintf("%p", unsafe.SliceData(p))
+	if err == nil {
+		buf = t.quote(p[:n])
+	}
+	t.trace(tid, "recvfrom", n, err, fmt.Sprintf("%d, %s, %d, %s, NULL, NULL", fd, buf, len(p), flagNames(flags, msgNames)))
+}
+
 // send traces send as the system makes it (sendto, or write or sendmsg
 // on macOS), with the arguments after the length.
 func (t *traceWriter) send(tid, fd int, p []byte, flags, n int, err error) {

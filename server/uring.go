@@ -1,0 +1,29 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+
+	"fetchadd/sock"
+)
+
+// CheckUring says whether the uring mode can run here: nil, or the error
+// Listen refuses it with. It makes a small ring and closes it (on a
+// thread of its own, as sock.NewUring wants), so that a kernel that
+// refuses io_uring is known before the server listens. Where the system
+// refuses io_uring, the error wraps a *sock.UringRefusedError and names
+// the mode to use instead.
+func CheckUring() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r, err := sock.NewUring(8, 8, 4096)
+	var refused *sock.UringRefusedError
+	switch {
+	case errors.As(err, &refused):
+		return fmt.Errorf("-mode %s: %w; use -mode %s", Uring, err, Event)
+	case err != nil:
+		return fmt.Errorf("-mode %s: %w", Uring, err)
+	}
+	return r.Close()
+}

@@ -1,0 +1,273 @@
+package server
+
+// The uring loop from the inside: what a client cannot see (the replies
+// a loop holds) or make the kernel do on demand (ECONNABORTED).
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fetchadd/sock"
+
+	"golang.org/x/sys/unix"
+)
+
+// uringLoop makes a uring server on a loopback port and its loop 0,
+// with its ring, which the test runs by hand on its own thread (the
+// ring's); all is closed when the test ends.
+func uringLoop(t testing.TB, cfg Config) (*Server, *uloop) {
+	t.Helper()
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
+	cfg.Mode = Uring
+	cfg.Addr = netipLoopback
+	srv, err := Listen(cfg)
+	if err != nil {
+		skipRefused(t, err)
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.closeListener)
+	r, w, err := sock.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &uloop{loop: loop{srv: srv, conns: make(map[int]*conn), wakeR: r, wakeW: w}, domain: unix.AF_INET}
+	srv.loops = []*loop{&l.loop}
+	if l.ring, err = sock.NewUring(uringEntries, uringBufs, uringBufSize); err != nil {
+		t.Fatal(err)
+	}
+	l.ring.WaitRaw() // as serve does
+	t.Cleanup(func() {
+		l.stop()
+		l.ring.Close()
+		sock.Close(r)
+		sock.Close(w)
+	})
+	return srv, l
+}
+
+// TestUringHoldsBoundedReplies: a client that sends lines and never
+// reads the replies makes a uring loop hold at most outLimit of replies
+// (and one reply more) and one receive of requests; then the loop queues
+// no receive for it, as the readiness loop stops watching it.
+func TestUringHoldsBoundedReplies(t *testing.T) {
+	srv, l := uringLoop(t, Config{})
+	client, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	fd, peer, err := sock.Accept(srv.lfd, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.register(accepted{fd, peer})
+	c := l.conns[fd]
+	// 4 MB of requests: far more than the socket buffers, the replies
+	// and a receive take together.
+	go func() {
+		client.SetWriteDeadline(time.Now().Add(timeout))
+		client.Write([]byte(strings.Repeat("1\n", 2<<20)))
+	}()
+	// Run the loop's batches until it has no receive in flight for the
+	// connection, and queues none.
+	for deadline := time.Now().Add(timeout); c.reading; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the loop still receives, holding %d bytes of replies and %d of requests", len(c.out), len(c.in))
+		}
+		if err := l.ring.Enter(true, 100); err != nil {
+			t.Fatal(err)
+		}
+		l.now = time.Now()
+		l.completeAll()
+		l.endBatch()
+	}
+	if len(c.out) > outLimit+len("  --> 4194304\r\n") || len(c.in) > uringBufSize {
+		t.Fatalf("the loop holds %d bytes of replies (limit %d) and %d of requests (one receive: %d)", len(c.out), outLimit, len(c.in), uringBufSize)
+	}
+	if !c.writing {
+		t.Fatalf("no send in flight, with %d bytes of replies to send", len(c.out))
+	}
+}
+
+// TestUringAcceptAborted: an accept that fails with ECONNABORTED (a
+// client that reset its connection before accept took it) is skipped,
+// silently, and the next connection is served: the uring mode's
+// TestAcceptAborted.
+func TestUringAcceptAborted(t *testing.T) {
+	real := uringAccepted
+	defer func() { uringAccepted = real }()
+	var mu sync.Mutex
+	aborts := 0
+	uringAccepted = func(c sock.Completion) sock.Completion {
+		mu.Lock()
+		defer mu.Unlock()
+		if c.Res >= 0 && aborts < 2 { // the first two connections "left"
+			aborts++
+			sock.Close(int(c.Res))
+			c.Res = -int32(unix.ECONNABORTED)
+		}
+		return c
+	}
+	srv, logs, stop := serve(t, Config{Mode: Uring, Loops: 1})
+	defer stop()
+	var conns []net.Conn
+	for i := 0; i < 3; i++ {
+		c, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	c := conns[2]
+	c.SetDeadline(time.Now().Add(timeout))
+	fmt.Fprintf(c, "5\n")
+	if line, err := bufio.NewReader(c).ReadString('\n'); line != "  --> 0\r\n" {
+		t.Fatalf("after two aborted connections: %q, %v; log:\n%s", line, err, logs.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if aborts != 2 || strings.Contains(logs.String(), "abort") {
+		t.Fatalf("%d aborted accepts; the log:\n%s", aborts, logs.String())
+	}
+}
+
+// TestUringNoAllocs: once warm, a request on the int64 path (receive,
+// answer, send, their completions, the end of the batch) allocates
+// nothing in a uring loop.
+func TestUringNoAllocs(t *testing.T) {
+	srv, l := uringLoop(t, Config{})
+	// The client makes raw calls: package net would count its own
+	// allocations.
+	cfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(cfd)
+	if err := unix.Connect(cfd, sock.Sockaddr(srv.Addr().Addr(), int(srv.Addr().Port()))); err != nil {
+		t.Fatal(err)
+	}
+	fd, peer, err := sock.Accept(srv.lfd, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.register(accepted{fd, peer})
+	req, reply := []byte("1\n"), make([]byte, 64)
+	roundTrip := func() {
+		unix.Write(cfd, req)
+		for c := l.conns[fd]; ; {
+			if err := l.ring.Enter(true, 1000); err != nil {
+				t.Fatal(err)
+			}
+			l.now = time.Now()
+			l.completeAll()
+			l.endBatch()
+			if !c.writing && len(c.out) == 0 && c.reading {
+				break // replied, the reply's send complete, and receiving again
+			}
+		}
+		if n, err := unix.Read(cfd, reply); n == 0 || err != nil {
+			t.Fatalf("reply: %d, %v", n, err)
+		}
+	}
+	for i := 0; i < 10; i++ { // warm: the reply buffer pool, the maps
+		roundTrip()
+	}
+	if allocs := testing.AllocsPerRun(200, roundTrip); allocs != 0 {
+		t.Fatalf("%v allocations per request", allocs)
+	}
+}
+
+// TestUringStopAnswers: a uring loop that stops answers the complete
+// lines it has received, more than one receive's worth, sends the replies
+// the socket takes, drops an unfinished line, and closes.
+func TestUringStopAnswers(t *testing.T) {
+	srv, l := uringLoop(t, Config{})
+	client, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	fd, peer, err := sock.Accept(srv.lfd, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.register(accepted{fd, peer})
+	// Two receives' worth of lines, and the start of one more: in the
+	// server's socket once Write returns (loopback).
+	const lines = uringBufSize/2 + 1000
+	client.SetDeadline(time.Now().Add(timeout))
+	if _, err := client.Write([]byte(strings.Repeat("1\n", lines) + "12")); err != nil {
+		t.Fatal(err)
+	}
+	l.stop()
+	r := bufio.NewReader(client)
+	for i := 0; i < lines; i++ {
+		if line, err := r.ReadString('\n'); line != fmt.Sprintf("  --> %d\r\n", i) {
+			t.Fatalf("reply %d of %d: %q, %v", i, lines, line, err)
+		}
+	}
+	if rest, err := io.ReadAll(r); len(rest) > 0 || err != nil {
+		t.Fatalf("after the replies: %q, %v; want the end of the stream", rest, err)
+	}
+	if len(l.conns) != 0 || l.ring.InFlight() != 0 {
+		t.Fatalf("after stop: %d connections, %d operations in flight", len(l.conns), l.ring.InFlight())
+	}
+}
+
+// TestUringAcceptPause: when the multishot accept ends with EMFILE, loop 0
+// queues no accept until acceptPauseTime has passed, then one.
+func TestUringAcceptPause(t *testing.T) {
+	srv, l := uringLoop(t, Config{})
+	l.accept()
+	before := l.ring.InFlight()
+	// The accept's last completion, as the kernel gives it when the
+	// process is out of descriptors: -EMFILE, without IORING_CQE_F_MORE.
+	l.now = time.Now()
+	l.accepted(sock.Completion{Op: sock.OpAccept, Fd: srv.lfd, Res: -int32(unix.EMFILE)})
+	l.endBatch()
+	if l.accepting || l.acceptPause.IsZero() || l.ring.InFlight() != before {
+		t.Fatalf("after EMFILE: accepting %v, pause until %v, %d operations queued (%d before)", l.accepting, l.acceptPause, l.ring.InFlight(), before)
+	}
+	if timeout := l.timeout(); timeout <= 0 || timeout > int(acceptPauseTime/time.Millisecond)+1 {
+		t.Fatalf("the loop would wait %d ms; want the pause, %v", timeout, acceptPauseTime)
+	}
+	l.now = l.acceptPause.Add(-time.Millisecond)
+	l.endBatch()
+	if l.accepting {
+		t.Fatal("accepting again before the pause is over")
+	}
+	l.now = l.acceptPause
+	l.endBatch()
+	if !l.accepting || l.ring.InFlight() != before+1 {
+		t.Fatalf("after the pause: accepting %v, %d operations queued", l.accepting, l.ring.InFlight())
+	}
+}
+
+// TestUringHandOverToStoppedLoop: a connection handed to a uring loop that
+// has stopped is closed and uncounted, not left in its inbox.
+func TestUringHandOverToStoppedLoop(t *testing.T) {
+	srv, l := uringLoop(t, Config{})
+	l.stop()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	srv.active.Add(1) // as deal counts it
+	l.handOver(accepted{fd: fds[0]})
+	if len(l.inbox) != 0 || srv.active.Load() != 0 {
+		t.Fatalf("inbox %d, active %d after a hand-off to a stopped loop; want 0, 0", len(l.inbox), srv.active.Load())
+	}
+	if n, err := unix.Read(fds[1], make([]byte, 1)); n != 0 || err != nil {
+		t.Fatalf("the handed connection is still open: read %d, %v", n, err)
+	}
+}

@@ -1,0 +1,119 @@
+package sock
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestWaitRawLeavesAP: pollers wait raw only while a P is left for the
+// rest of the program, and give theirs back when closed.
+func TestWaitRawLeavesAP(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	if rawWaiters.Load() != 0 {
+		t.Fatalf("%d raw waiters before the test", rawWaiters.Load())
+	}
+	var ps []Poller
+	for i := 0; i < 3; i++ {
+		p, err := NewEventPoller()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		ps = append(ps, p)
+	}
+	if !ps[0].WaitRaw() || !ps[1].WaitRaw() {
+		t.Fatal("GOMAXPROCS 3: two pollers should wait raw")
+	}
+	if ps[2].WaitRaw() {
+		t.Fatal("GOMAXPROCS 3: a third raw waiter would leave no P")
+	}
+	ps[0].Close()
+	if !ps[2].WaitRaw() {
+		t.Fatal("a closed poller did not give its P back")
+	}
+	runtime.GOMAXPROCS(1)
+	p, err := NewEventPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if p.WaitRaw() {
+		t.Fatal("GOMAXPROCS 1: no P to spare, yet WaitRaw said yes")
+	}
+	if NewPollPoller().WaitRaw() {
+		t.Fatal("poll(2) waits raw")
+	}
+}
+
+// TestRawWait: a raw blocking Wait returns the event another goroutine
+// makes, which runs meanwhile on the P that was left.
+func TestRawWait(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	p, err := NewEventPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if !p.WaitRaw() {
+		t.Fatal("GOMAXPROCS 2: no raw wait")
+	}
+	r, w, err := Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(r)
+	defer Close(w)
+	if err := p.Add(r, true, false); err != nil {
+		t.Fatal(err)
+	}
+	written := make(chan error, 1)
+	waiting := make(chan struct{})
+	go func() {
+		<-waiting
+		_, err := Write(w, []byte{1})
+		written <- err
+	}()
+	close(waiting)
+	for i := 0; ; i++ { // a wait the runtime interrupts returns nothing
+		evs, err := p.Wait(10_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, ok := find(evs, r); ok && ev.Read {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("no event after %d waits", i)
+		}
+	}
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRecvDontwait: recv with MSG_DONTWAIT reads what is there, and says
+// EAGAIN, naming recvfrom, when nothing is.
+func TestRecvDontwait(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(fds[0])
+	defer Close(fds[1])
+	buf := make([]byte, 8)
+	if n, err := Recv(fds[0], buf, unix.MSG_DONTWAIT); !errors.Is(err, unix.EAGAIN) || n != 0 || !strings.HasPrefix(err.Error(), "recvfrom:") {
+		t.Fatalf("recv with nothing there: %d, %v; want 0, recvfrom: EAGAIN", n, err)
+	}
+	Send(fds[1], []byte("5\n"), 0)
+	if n, err := Recv(fds[0], buf, unix.MSG_DONTWAIT); err != nil || string(buf[:n]) != "5\n" {
+		t.Fatalf("recv: %q, %v", buf[:n], err)
+	}
+	Close(fds[1])
+	if n, err := Recv(fds[0], buf, unix.MSG_DONTWAIT); err != nil || n != 0 {
+		t.Fatalf("recv at the end of the stream: %d, %v; want 0, nil", n, err)
+	}
+}

@@ -1,0 +1,203 @@
+package sock
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// newTestUring makes a small ring on the test's thread, which it keeps
+// (NewUring's rule), closed when the test ends; it skips only where the
+// kernel refuses io_uring.
+func newTestUring(t *testing.T, nbufs, bufSize int) *Uring {
+	t.Helper()
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
+	r, err := NewUring(8, nbufs, bufSize)
+	var refused *UringRefusedError
+	if errors.As(err, &refused) {
+		t.Skipf("io_uring refused here: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// socketpair returns a connected pair of stream sockets, closed when the
+// test ends.
+func socketpair(t *testing.T) (int, int) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+	return fds[0], fds[1]
+}
+
+// wait enters the ring until a completion comes, and returns it.
+func wait(t *testing.T, r *Uring) Completion {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		if c, ok := r.Reap(); ok {
+			return c
+		}
+		if err := r.Enter(true, 5000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("no completion")
+	return Completion{}
+}
+
+// TestUringOps: each operation the server uses, through the ring: a
+// receive into a provided buffer, a send, a pipe read, a cancelled
+// receive; completions name their operation and descriptor, and nothing
+// is left in flight. Twice: with the setup flags of Linux 6.1, and with
+// 5.19's, which older kernels get.
+func TestUringOps(t *testing.T) {
+	all := setupFlags
+	defer func() { setupFlags = all }()
+	for i, name := range []string{"6.1", "5.19"} {
+		t.Run(name, func(t *testing.T) {
+			setupFlags = all[i:]
+			testUringOps(t)
+		})
+	}
+}
+
+func testUringOps(t *testing.T) {
+	r := newTestUring(t, 4, 64)
+	if want := setupFlags[0]; r.flags != want {
+		t.Fatalf("setup flags %#x, want %#x", r.flags, want)
+	}
+	a, b := socketpair(t)
+
+	r.Recv(a)
+	unix.Write(b, []byte("5\n3\r\n"))
+	c := wait(t, r)
+	data, ok := r.Buffer(c)
+	if c.Op != OpRecv || c.Fd != a || c.Res != 5 || !ok || string(data) != "5\n3\r\n" {
+		t.Fatalf("recv: %+v, %q, %v", c, data, ok)
+	}
+	r.ReturnBuffer(c)
+
+	out := []byte("  --> 0\r\n")
+	r.Send(a, out)
+	if c := wait(t, r); c.Op != OpSend || c.Fd != a || c.Res != int32(len(out)) {
+		t.Fatalf("send: %+v", c)
+	}
+	got := make([]byte, 64)
+	if n, _ := unix.Read(b, got); string(got[:n]) != string(out) {
+		t.Fatalf("the peer read %q", got[:n])
+	}
+
+	pr, pw, err := Pipe() // non-blocking, as the loops' wake pipes: the read waits all the same
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pr)
+	defer unix.Close(pw)
+	var wake [8]byte
+	r.Read(pr, wake[:])
+	r.Recv(a)
+	if err := r.Enter(false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := r.Reap(); ok {
+		t.Fatalf("a read of an empty pipe or socket completed: %+v", c)
+	}
+	unix.Write(pw, []byte{0})
+	if c := wait(t, r); c.Op != OpRead || c.Fd != pr || c.Res != 1 {
+		t.Fatalf("read: %+v", c)
+	}
+
+	r.Cancel(a)
+	seen := map[uint8]Completion{}
+	for len(seen) < 2 {
+		c := wait(t, r)
+		seen[c.Op] = c
+	}
+	if c := seen[OpRecv]; c.Fd != a || c.Errno() != unix.ECANCELED || !errors.Is(c.Err(), unix.ECANCELED) || !strings.HasPrefix(c.Err().Error(), "IORING_OP_RECV: ") {
+		t.Fatalf("the cancelled recv: %+v, %v", c, c.Err())
+	}
+	if c := seen[OpAsyncCancel]; c.Fd != a || c.Res != 1 {
+		t.Fatalf("the cancel: %+v", c)
+	}
+	if n := r.InFlight(); n != 0 {
+		t.Fatalf("%d operations in flight", n)
+	}
+}
+
+// TestUringBufferRing: receives take the ring's buffers in turn; with
+// none left a receive fails with ENOBUFS, and a buffer given back is
+// taken again.
+func TestUringBufferRing(t *testing.T) {
+	r := newTestUring(t, 2, 16)
+	a, b := socketpair(t)
+	var held []Completion
+	for i := 0; i < 3; i++ {
+		r.Recv(a)
+		unix.Write(b, []byte{'a' + byte(i)})
+		c := wait(t, r)
+		if i < 2 {
+			data, ok := r.Buffer(c)
+			if !ok || string(data) != string(rune('a'+i)) {
+				t.Fatalf("recv %d: %+v %q", i, c, data)
+			}
+			held = append(held, c)
+			continue
+		}
+		if c.Errno() != unix.ENOBUFS {
+			t.Fatalf("with every buffer held: %+v", c)
+		}
+	}
+	r.ReturnBuffer(held[0])
+	r.Recv(a)
+	c := wait(t, r)
+	if data, ok := r.Buffer(c); !ok || string(data) != "c" || c.Flags>>cqeBufferShift != held[0].Flags>>cqeBufferShift {
+		t.Fatalf("after a buffer came back: %+v %q", c, data)
+	}
+}
+
+// TestUringRefused: where the kernel refuses io_uring_setup, NewUring
+// says why, in a *UringRefusedError; other failures are not refusals.
+func TestUringRefused(t *testing.T) {
+	realSetup, realRead := uringSetup, readSysFile
+	defer func() { uringSetup, readSysFile = realSetup, realRead }()
+	cases := []struct {
+		errno   unix.Errno
+		files   map[string]string
+		refused bool
+		want    string
+	}{
+		{unix.EPERM, map[string]string{"/proc/sys/kernel/io_uring_disabled": "2"}, true,
+			"io_uring_setup: operation not permitted (/proc/sys/kernel/io_uring_disabled is 2)"},
+		{unix.EPERM, map[string]string{"/proc/sys/kernel/io_uring_disabled": "1", "/proc/sys/kernel/io_uring_group": "1234"}, true,
+			"io_uring_setup: operation not permitted (/proc/sys/kernel/io_uring_disabled is 1 and this user is not in the group of /proc/sys/kernel/io_uring_group, 1234)"},
+		{unix.EPERM, map[string]string{"/proc/sys/kernel/io_uring_disabled": "0", "/proc/self/status": "Name:\tx\nSeccomp:\t2\n"}, true,
+			"io_uring_setup: operation not permitted (a seccomp filter forbids it: /proc/self/status says Seccomp: 2)"},
+		{unix.ENOSYS, map[string]string{"/proc/self/status": "Seccomp:\t0\n"}, true,
+			"io_uring_setup: function not implemented (this kernel has no io_uring: it was built without CONFIG_IO_URING)"},
+		{unix.EINVAL, nil, true, "io_uring_setup: invalid argument (needs Linux 5.19 or later; this is Linux "},
+		{unix.ENOMEM, nil, false, "io_uring_setup: cannot allocate memory"},
+	}
+	for _, tc := range cases {
+		calls := 0
+		uringSetup = func(uint32, *uringParams) (int, error) { calls++; return -1, tc.errno }
+		readSysFile = func(path string) string { return tc.files[path] }
+		_, err := NewUring(8, 2, 16)
+		var refused *UringRefusedError
+		if errors.As(err, &refused) != tc.refused || err == nil || !strings.HasPrefix(err.Error(), tc.want) || !errors.Is(err, tc.errno) {
+			t.Errorf("%v: %v (refused %v); want %q, refused %v", tc.errno, err, refused != nil, tc.want, tc.refused)
+		}
+		if want := map[bool]int{true: len(setupFlags), false: 1}[tc.errno == unix.EINVAL]; calls != want {
+			t.Errorf("%v: %d calls of io_uring_setup, want %d", tc.errno, calls, want)
+		}
+	}
+}

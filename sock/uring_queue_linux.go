@@ -1,0 +1,315 @@
+package sock
+
+import (
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The two queues at work: an operation is queued as an SQE (Accept,
+// Recv, Send, Read, Cancel), Enter submits the queued SQEs and waits for
+// completions in one io_uring_enter, and Reap reads the CQEs.
+//
+// Each SQE's user data, given back in its CQE, is the operation and the
+// descriptor: (opcode << 56) | fd. A completion so says by itself what
+// it completes; the caller needs no table of requests, only the rule
+// that it has at most one operation of a kind in flight on a descriptor.
+
+// The operations the server uses, IORING_OP_* (Completion.Op).
+const (
+	OpAccept      = 13 // IORING_OP_ACCEPT
+	OpAsyncCancel = 14 // IORING_OP_ASYNC_CANCEL
+	OpRead        = 22 // IORING_OP_READ
+	OpSend        = 26 // IORING_OP_SEND
+	OpRecv        = 27 // IORING_OP_RECV
+)
+
+// opNames name the operations, in errors and traces.
+var opNames = map[uint8]string{
+	OpAccept: "IORING_OP_ACCEPT", OpAsyncCancel: "IORING_OP_ASYNC_CANCEL", OpRead: "IORING_OP_READ",
+	OpSend: "IORING_OP_SEND", OpRecv: "IORING_OP_RECV",
+}
+
+// More of the ABI.
+const (
+	sqeBufferSelect   = 1 << 5 // IOSQE_BUFFER_SELECT: the kernel picks the buffer
+	acceptMultishot   = 1 << 0 // IORING_ACCEPT_MULTISHOT, in sqe.ioprio
+	recvPollFirst     = 1 << 0 // IORING_RECVSEND_POLL_FIRST, in sqe.ioprio
+	cancelAll         = 1 << 0 // IORING_ASYNC_CANCEL_ALL: every match, not the first
+	cancelFd          = 1 << 1 // IORING_ASYNC_CANCEL_FD: match by descriptor
+	cancelAny         = 1 << 2 // IORING_ASYNC_CANCEL_ANY: match any operation
+	cqeFBuffer        = 1 << 0 // IORING_CQE_F_BUFFER: flags>>16 is a buffer id
+	cqeFMore          = 1 << 1 // IORING_CQE_F_MORE: a multishot operation goes on
+	cqeBufferShift    = 16
+	enterGetEvents    = 1 << 0 // IORING_ENTER_GETEVENTS: wait for min_complete CQEs
+	enterExtArg       = 1 << 3 // IORING_ENTER_EXT_ARG: the last arguments are a getevents_arg
+	sizeofGetEventArg = 24
+)
+
+// Completion is one CQE, read: which operation on which descriptor it
+// completes, and how it went.
+type Completion struct {
+	Op    uint8  // the operation: OpRecv, OpSend, ...
+	Fd    int    // the descriptor it was on (-1 for CancelAll)
+	Res   int32  // its result: a count, a new descriptor, or -errno
+	Flags uint32 // IORING_CQE_F_*: see More and Uring.Buffer
+}
+
+// Errno is the completion's error number, or 0 if it succeeded.
+func (c Completion) Errno() unix.Errno {
+	if c.Res >= 0 {
+		return 0
+	}
+	return unix.Errno(-c.Res)
+}
+
+// Err is the completion's error, named after its operation
+// ("IORING_OP_RECV: connection reset by peer"), or nil.
+func (c Completion) Err() error {
+	if c.Res >= 0 {
+		return nil
+	}
+	return wrap(opNames[c.Op], errnoErr(c.Errno()))
+}
+
+// More says that a multishot operation goes on: more completions will
+// come for the same SQE (IORING_CQE_F_MORE).
+func (c Completion) More() bool { return c.Flags&cqeFMore != 0 }
+
+// userData is what an SQE carries to its CQE: the operation and the
+// descriptor.
+func userData(op uint8, fd int) uint64 { return uint64(op)<<56 | uint64(uint32(fd)) }
+
+// next returns the next free SQE, holding op on fd and nothing else, and
+// counts the operation in flight. A full queue is submitted first (a
+// system call in the middle of a batch, which a queue as long as a
+// batch's work avoids); if even that fails, the operation is dropped
+// and the failure kept for Enter to report.
+func (r *Uring) next(op uint8, fd int) *sqe {
+	if r.tail-atomic.LoadUint32(r.sqHead) > r.sqMask {
+		if err := r.submit(); err != nil && r.err == nil {
+			r.err = err
+		}
+		if r.tail-atomic.LoadUint32(r.sqHead) > r.sqMask {
+			r.spare = sqe{}
+			return &r.spare
+		}
+	}
+	e := &r.sqes[r.tail&r.sqMask]
+	*e = sqe{opcode: op, fd: int32(fd), userData: userData(op, fd)}
+	r.tail++
+	r.inflight++
+	return e
+}
+
+// Accept queues a multishot accept on the listening socket fd
+// (IORING_OP_ACCEPT with IORING_ACCEPT_MULTISHOT, 5.19): one SQE for all
+// the connections to come. Each completes with its new descriptor
+// (close-on-exec) and IORING_CQE_F_MORE; a completion without it, an
+// error such as EMFILE, ends the accept, and Accept must be queued
+// again. It asks for no address: the kernel would write every
+// connection's into the same buffer, and may accept several before the
+// program reads one (see Peername).
+func (r *Uring) Accept(fd int) {
+	e := r.next(OpAccept, fd)
+	e.ioprio = acceptMultishot
+	e.opFlags = unix.SOCK_CLOEXEC
+	if tracer != nil {
+		r.traceSubmit(e, acceptArgs(fd))
+	}
+}
+
+// Recv queues a receive on fd into a buffer the kernel picks from the
+// buffer ring when bytes come (IORING_OP_RECV with IOSQE_BUFFER_SELECT,
+// group 0), so that a connection waiting for its next request holds no
+// buffer. It completes as recv(2) returns: a count (Buffer says where the
+// bytes are), 0 at the end of the stream, or -errno; -ENOBUFS if the
+// ring had no buffer left. With IORING_RECVSEND_POLL_FIRST (5.19) the
+// kernel waits for bytes before it tries: a server queues the next
+// receive just after the last one emptied the socket, where a first try
+// would find nothing.
+func (r *Uring) Recv(fd int) {
+	e := r.next(OpRecv, fd)
+	e.flags = sqeBufferSelect
+	e.ioprio = recvPollFirst
+	e.len = uint32(r.bufs.size)
+	if tracer != nil {
+		r.traceSubmit(e, recvArgs(fd, r.bufs.size))
+	}
+}
+
+// Send queues a send of p on fd (IORING_OP_SEND, with MSG_NOSIGNAL): it
+// completes with how much the socket took, as send(2) returns, once it
+// took some; a full socket buffer makes it wait, not fail. The kernel
+// reads p until the completion: the caller keeps p unchanged, and
+// referenced from Go (the garbage collector does not see the SQE's
+// pointer), until then.
+func (r *Uring) Send(fd int, p []byte) {
+	e := r.next(OpSend, fd)
+	e.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p))))
+	e.len = uint32(len(p))
+	e.opFlags = unix.MSG_NOSIGNAL
+	if tracer != nil {
+		r.traceSubmit(e, tracer.uringSendArgs(fd, p))
+	}
+}
+
+// Read queues a read of up to len(p) bytes of fd into p (IORING_OP_READ,
+// at the file's position, as read(2) for a pipe), with the same rule for
+// p as Send.
+func (r *Uring) Read(fd int, p []byte) {
+	e := r.next(OpRead, fd)
+	e.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p))))
+	e.len = uint32(len(p))
+	e.off = ^uint64(0) // -1: the file's position
+	if tracer != nil {
+		r.traceSubmit(e, readArgs(fd, len(p)))
+	}
+}
+
+// Cancel queues the cancellation of every operation in flight on fd
+// (IORING_OP_ASYNC_CANCEL with IORING_ASYNC_CANCEL_FD|ALL, 5.19). They
+// complete with -ECANCELED, or as they would have if they were already
+// done, and the cancel with how many it found. A descriptor must not be
+// closed while operations on it are in flight: the kernel holds its
+// file, and its number, given by close to the next accept, would meet
+// their completions.
+func (r *Uring) Cancel(fd int) {
+	e := r.next(OpAsyncCancel, fd)
+	e.opFlags = cancelFd | cancelAll
+	if tracer != nil {
+		r.traceSubmit(e, cancelArgs(fd, e.opFlags))
+	}
+}
+
+// CancelAll queues the cancellation of every operation in flight
+// (IORING_ASYNC_CANCEL_ANY|ALL): what a loop does as it stops.
+func (r *Uring) CancelAll() {
+	e := r.next(OpAsyncCancel, -1)
+	e.opFlags = cancelAny | cancelAll
+	if tracer != nil {
+		r.traceSubmit(e, cancelArgs(-1, e.opFlags))
+	}
+}
+
+// WaitRaw makes the waits of Enter raw system calls, which keep the
+// thread's P while they wait, as the event loops' epoll_wait does, if a P
+// can be spared (raw.go). Close gives it back.
+func (r *Uring) WaitRaw() bool {
+	if !r.raw {
+		r.raw = spareP()
+	}
+	return r.raw
+}
+
+// InFlight is how many operations are in flight: queued, and not
+// completed for good (a multishot accept counts until its last CQE).
+func (r *Uring) InFlight() int { return r.inflight }
+
+// Enter submits the SQEs queued since the last call and, with wait,
+// waits in the same call until at least one CQE is there or timeout
+// milliseconds have passed (-1: no limit): io_uring_enter(2) with
+// IORING_ENTER_GETEVENTS. Without wait it returns at once, with the CQEs
+// already done. A signal's EINTR makes it wait again, for what is left of
+// the timeout; EBUSY and EAGAIN (the kernel wants the CQEs read first, or
+// memory for requests) return no error, for the caller to Reap and come
+// back.
+func (r *Uring) Enter(wait bool, timeout int) error {
+	if err := r.err; err != nil {
+		r.err = nil
+		return err
+	}
+	r.publish()
+	var deadline time.Time
+	if wait && timeout >= 0 {
+		deadline = time.Now().Add(time.Duration(timeout) * time.Millisecond)
+	}
+	minComplete := uint32(0)
+	if wait {
+		minComplete = 1
+	}
+	for {
+		_, err := r.enter(enterGetEvents, minComplete, deadline)
+		switch err {
+		case unix.EINTR:
+			continue
+		case unix.ETIME, unix.EBUSY, unix.EAGAIN:
+			return nil
+		}
+		return wrap("io_uring_enter", err)
+	}
+}
+
+// submit submits the queued SQEs without waiting for anything.
+func (r *Uring) submit() error {
+	r.publish()
+	for {
+		_, err := r.enter(0, 0, time.Time{})
+		if err != unix.EINTR {
+			return wrap("io_uring_enter", err)
+		}
+	}
+}
+
+// enter is one io_uring_enter: to_submit is every SQE published and not
+// yet read by the kernel. With a deadline, the timeout goes in a struct
+// io_uring_getevents_arg (IORING_ENTER_EXT_ARG, 5.11). It returns how
+// many SQEs the kernel took.
+func (r *Uring) enter(flags, minComplete uint32, deadline time.Time) (int, error) {
+	toSubmit := r.tail - atomic.LoadUint32(r.sqHead)
+	var arg unsafe.Pointer
+	argSize := uintptr(0)
+	if !deadline.IsZero() {
+		left := max(time.Until(deadline), 0)
+		r.ts = kernelTimespec{sec: int64(left / time.Second), nsec: int64(left % time.Second)}
+		r.arg = getEventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.ts)))}
+		arg, argSize, flags = unsafe.Pointer(&r.arg), sizeofGetEventArg, flags|enterExtArg
+	}
+	// Raw, without telling Go's scheduler (raw.go), when it cannot block
+	// or WaitRaw said so.
+	syscall6 := unix.Syscall6
+	if minComplete == 0 || r.raw {
+		syscall6 = unix.RawSyscall6
+	}
+	n, _, errno := syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(minComplete), uintptr(flags), uintptr(arg), argSize)
+	err := errnoErr(errno)
+	if tracer != nil {
+		tracer.uringEnter(tracer.tid(), r.fd, toSubmit, minComplete, flags, arg, argSize, int(n), err)
+	}
+	return int(n), err
+}
+
+// publish tells the kernel what the program has done since: the SQEs
+// written (the SQ tail), the CQEs read (the CQ head, which makes room),
+// the buffers given back (the buffer ring's tail). Each is an atomic
+// store, the release that makes what was written before it visible to
+// the kernel, which reads it with smp_load_acquire.
+func (r *Uring) publish() {
+	atomic.StoreUint32(r.sqTail, r.tail)
+	atomic.StoreUint32(r.cqHead, r.head)
+	r.bufs.publish()
+}
+
+// Reap returns the next CQE, if there is one, and counts a completed
+// operation out of flight. It reads the CQ's tail (an atomic load, the
+// acquire that pairs with the kernel's release) only when it has read
+// every CQE it saw before.
+func (r *Uring) Reap() (Completion, bool) {
+	if r.head == r.seen {
+		if r.seen = atomic.LoadUint32(r.cqTail); r.head == r.seen {
+			return Completion{}, false
+		}
+	}
+	e := &r.cqes[r.head&r.cqMask]
+	c := Completion{Op: uint8(e.userData >> 56), Fd: int(int32(uint32(e.userData))), Res: e.res, Flags: e.flags}
+	r.head++
+	if !c.More() {
+		r.inflight--
+	}
+	if tracer != nil {
+		r.traceCompletion(c)
+	}
+	return c, true
+}
