@@ -80,7 +80,7 @@ TARGETS=${TARGETS:-$ALL_TARGETS}
 # sleeps and signals, the disk's), where the kernel has them.
 SYSCALLS="read write readv writev recvfrom sendto recvmsg sendmsg epoll_wait epoll_pwait epoll_pwait2 epoll_ctl
 	poll ppoll select pselect6 accept accept4 close setsockopt futex nanosleep clock_nanosleep sched_yield
-	getpid tgkill rt_sigreturn madvise mmap munmap pread64 pwrite64 fdatasync fsync openat clone3"
+	getpid tgkill rt_sigreturn madvise mmap munmap pread64 pwrite64 fdatasync fsync openat clone3 io_uring_enter"
 
 for t in $TARGETS; do
 	case " $ALL_TARGETS " in
@@ -126,7 +126,6 @@ wait_port() {
 
 # cpu_ticks PID: user+system CPU time of a process, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 
 declare -A port pid proto
@@ -339,14 +338,14 @@ if [ "$counter" != none ]; then
 	done
 fi
 
-# The event mode with IDLE idle connections: its memory, and an active
-# client's latency meanwhile.
-t=fetchadd-event
-if [ -z "${pid[$t]:-}" ]; then
-	echo "# (no idle-connections line: fetchadd-event is not among the targets)"
-	exit 0
-fi
-rss0=$(rss_kb "${pid[$t]}")
-line=$("$BIN" bench -c 1 -P 1 -d 2s -idle "$IDLE" "127.0.0.1:${port[$t]}" | grep '^result')
-echo "# $t with $IDLE idle connections: RSS $((rss0 / 1024)) MB before, $(($(rss_kb "${pid[$t]}") / 1024)) MB after (peak $(($(awk '/^VmHWM/ {print $2}' "/proc/${pid[$t]}/status") / 1024)) MB);" \
-	"meanwhile one active client: $(sed -E 's/.*ops_per_sec=([0-9]+).* p50_us=([0-9]+) p99_us=([0-9]+).*/\1 ops\/s, p50 \2 us, p99 \3 us/' <<<"$line")"
+# The event and uring modes with IDLE idle connections: their memory
+# (resident, in MB: /proc/PID/status VmRSS, and VmHWM, the peak), and an
+# active client's latency meanwhile.
+mb() { awk -v k="$1" '$1 == k":" {printf "%.1f", $2 / 1024}' "/proc/$2/status"; }
+for t in fetchadd-event fetchadd-uring; do
+	[ -n "${pid[$t]:-}" ] || continue
+	rss0=$(mb VmRSS "${pid[$t]}")
+	line=$("$BIN" bench -c 1 -P 1 -d 2s -idle "$IDLE" "127.0.0.1:${port[$t]}" | grep '^result')
+	echo "# $t with $IDLE idle connections: RSS $rss0 MB before, $(mb VmRSS "${pid[$t]}") MB after (peak $(mb VmHWM "${pid[$t]}") MB);" \
+		"meanwhile one active client: $(sed -E 's/.*ops_per_sec=([0-9]+).* p50_us=([0-9]+) p99_us=([0-9]+).*/\1 ops\/s, p50 \2 us, p99 \3 us/' <<<"$line")"
+done

@@ -10,6 +10,7 @@ import (
 type epoll struct {
 	fd     int
 	raw    bool // blocking Waits are raw system calls (raw.go)
+	idle   bool // the last raw Wait was interrupted: wait the scheduler's way
 	ready  [maxEvents]unix.EpollEvent
 	events []Event
 }
@@ -86,11 +87,13 @@ func (p *epoll) Wait(timeout int) ([]Event, error) {
 // arm64 and the newer ports, whose kernels have no epoll_wait, it is
 // epoll_pwait with no signal mask, as x/sys makes it.)
 func (p *epoll) wait(timeout int) (int, error) {
-	if timeout != 0 && !p.raw {
+	if timeout != 0 && (!p.raw || p.idle) {
+		p.idle = false
 		return unix.EpollWait(p.fd, p.ready[:], timeout)
 	}
 	n, _, errno := unix.RawSyscall6(epollWaitTrap, uintptr(p.fd), uintptr(unsafe.Pointer(&p.ready[0])), uintptr(len(p.ready)), uintptr(timeout), 0, 0)
 	if errno != 0 {
+		p.idle = errno == unix.EINTR && timeout != 0
 		return -1, errnoErr(errno)
 	}
 	return int(n), nil

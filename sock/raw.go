@@ -26,7 +26,10 @@ import (
 //     GOMAXPROCS-1 pollers of the program wait raw, so one P is always
 //     left. A raw wait still ends when the runtime preempts its thread
 //     (sysmon signals a goroutine that has run 10 ms): epoll_wait returns
-//     EINTR, and Wait returns no events.
+//     EINTR, and Wait returns no events. The next blocking Wait is made
+//     the scheduler's way: a loop with nothing to do for 10 ms then
+//     sleeps until its next event, with its P handed over once, instead
+//     of being woken every 10 ms; the Wait after that is raw again.
 //
 // Measured (NOTES.md, "Readiness and completion"): at depth 1 the handing
 // over of P around a blocking epoll_wait cost more server CPU per reply

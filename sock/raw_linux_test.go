@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -115,5 +116,46 @@ func TestRecvDontwait(t *testing.T) {
 	Close(fds[1])
 	if n, err := Recv(fds[0], buf, unix.MSG_DONTWAIT); err != nil || n != 0 {
 		t.Fatalf("recv at the end of the stream: %d, %v; want 0, nil", n, err)
+	}
+}
+
+// TestIdleRawWaitSleeps: a loop waiting raw with nothing to do is
+// interrupted by the runtime's preemption once, then waits the
+// scheduler's way until its event, not woken every 10 ms.
+func TestIdleRawWaitSleeps(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	p, err := NewEventPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if !p.WaitRaw() {
+		t.Fatal("GOMAXPROCS 2: no raw wait")
+	}
+	r, w, err := Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(r)
+	defer Close(w)
+	p.Add(r, true, false)
+	go func() {
+		time.Sleep(300 * time.Millisecond) // the idle time, not a synchronisation
+		Write(w, []byte{1})
+	}()
+	empty := 0
+	for {
+		evs, err := p.Wait(-1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) > 0 {
+			break
+		}
+		empty++
+	}
+	// Woken every 10 ms, the wait would return empty about 30 times.
+	if empty > 3 {
+		t.Fatalf("an idle raw wait returned %d times with nothing in 300 ms", empty)
 	}
 }

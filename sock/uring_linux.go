@@ -149,6 +149,7 @@ type Uring struct {
 
 	bufs      bufRing
 	raw       bool              // Enter's waits are raw system calls (WaitRaw)
+	idle      bool              // the last raw wait was interrupted: the next is the scheduler's
 	inflight  int               // operations submitted whose last CQE has not come
 	err       error             // a failed submit of a full queue, for Enter to report
 	arg       getEventsArg      // io_uring_enter's timeout argument, kept off the stack

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -199,5 +200,38 @@ func TestUringRefused(t *testing.T) {
 		if want := map[bool]int{true: len(setupFlags), false: 1}[tc.errno == unix.EINVAL]; calls != want {
 			t.Errorf("%v: %d calls of io_uring_setup, want %d", tc.errno, calls, want)
 		}
+	}
+}
+
+// TestUringIdleWaitSleeps: a ring waiting raw with nothing to do is
+// interrupted by the runtime's preemption once, then waits the
+// scheduler's way until its completion, not woken every 10 ms (its
+// io_uring_enter calls, counted in the trace).
+func TestUringIdleWaitSleeps(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	r := newTestUring(t, 8, 64)
+	if !r.WaitRaw() {
+		t.Fatal("GOMAXPROCS 2: no raw wait")
+	}
+	pr, pw, err := Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(pr)
+	defer Close(pw)
+	var b [1]byte
+	r.Read(pr, b[:])
+	var trace strings.Builder
+	EnableTrace(&trace, 32, false)
+	defer func() { tracer = nil }()
+	go func() {
+		time.Sleep(300 * time.Millisecond) // the idle time, not a synchronisation
+		unix.Write(pw, []byte{1})
+	}()
+	wait(t, r)
+	tracer = nil
+	// Woken every 10 ms, the ring would be entered about 30 times.
+	if n := strings.Count(trace.String(), "io_uring_enter("); n > 5 {
+		t.Fatalf("%d io_uring_enter calls in 300 ms of waiting:\n%s", n, trace.String())
 	}
 }

@@ -269,11 +269,17 @@ func (r *Uring) enter(flags, minComplete uint32, deadline time.Time) (int, error
 	}
 	// Raw, without telling Go's scheduler (raw.go), when it cannot block
 	// or WaitRaw said so.
+	// After a raw wait the runtime interrupted (EINTR), the next is the
+	// scheduler's, so that an idle loop sleeps (raw.go).
 	syscall6 := unix.Syscall6
-	if minComplete == 0 || r.raw {
+	raw := minComplete == 0 || (r.raw && !r.idle)
+	if raw {
 		syscall6 = unix.RawSyscall6
 	}
 	n, _, errno := syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(minComplete), uintptr(flags), uintptr(arg), argSize)
+	if minComplete != 0 {
+		r.idle = raw && errno == unix.EINTR
+	}
 	err := errnoErr(errno)
 	if tracer != nil {
 		tracer.uringEnter(tracer.tid(), r.fd, toSubmit, minComplete, flags, arg, argSize, int(n), err)

@@ -953,6 +953,12 @@ var scenarios = []*scenario{
 		run: func(e *env) error { return traceMode(e, "-mode poll") },
 	},
 	{
+		name:      "trace-uring",
+		summary:   "the uring mode with -trace, one loop, one client, Ctrl-C",
+		unordered: []string{`stopping \(again`},
+		run:       func(e *env) error { return traceMode(e, "-mode uring -loops 1") },
+	},
+	{
 		name:    "trace-client",
 		summary: "the client with -trace",
 		run: func(e *env) error {
