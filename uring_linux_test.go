@@ -26,22 +26,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A child started with FETCHADD_DENY_IO_URING=1 runs under a seccomp
-// filter that makes io_uring_setup fail with EPERM, as a container's
-// policy does (Docker's default one, for instance). init runs before
-// TestMain: the filter is on before the program starts.
+// A child started with FETCHADD_DENY_IO_URING=io_uring_setup (or
+// io_uring_enter, io_uring_register) runs under a seccomp filter that
+// makes that system call fail with EPERM, as a container's policy does
+// (Docker's default one forbids all three, for instance). init runs
+// before TestMain: the filter is on before the program starts.
 func init() {
-	if os.Getenv("FETCHADD_MAIN") == "1" && os.Getenv("FETCHADD_DENY_IO_URING") == "1" {
-		if err := denyIoUring(); err != nil {
+	if call, ok := ioUringCalls[os.Getenv("FETCHADD_DENY_IO_URING")]; ok && os.Getenv("FETCHADD_MAIN") == "1" {
+		if err := denyIoUring(call); err != nil {
 			fmt.Fprintln(os.Stderr, "seccomp:", err)
 			os.Exit(3)
 		}
 	}
 }
 
+// ioUringCalls are the system calls of io_uring, by name.
+var ioUringCalls = map[string]uint32{
+	"io_uring_setup":    unix.SYS_IO_URING_SETUP,
+	"io_uring_enter":    unix.SYS_IO_URING_ENTER,
+	"io_uring_register": unix.SYS_IO_URING_REGISTER,
+}
+
 // denyIoUring puts on every thread of the process a seccomp filter that
-// fails io_uring_setup with EPERM and lets every other call through.
-func denyIoUring() error {
+// fails the system call numbered call with EPERM and lets every other
+// call through.
+func denyIoUring(call uint32) error {
 	runtime.LockOSThread() // prctl and seccomp act on the calling thread
 	defer runtime.UnlockOSThread()
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -49,7 +58,7 @@ func denyIoUring() error {
 	}
 	filter := []unix.SockFilter{
 		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // the system call's number
-		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: unix.SYS_IO_URING_SETUP},
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: call},
 		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
 		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
 	}
@@ -61,31 +70,36 @@ func denyIoUring() error {
 	return nil
 }
 
-// TestUringRefused: where the kernel refuses io_uring (here a seccomp
-// filter), serve -mode uring says what failed and which mode to use
-// instead, in one line, and exits with status 2, without listening.
+// TestUringRefused: where the system refuses io_uring (here a seccomp
+// filter that forbids one of its three calls), serve -mode uring says
+// which call failed, why, and which mode to use instead, in one line,
+// and exits with status 2, without listening.
 func TestUringRefused(t *testing.T) {
-	cmd := command("serve", "-mode", "uring", "-addr", "127.0.0.1:0")
-	cmd.Env = append(cmd.Env, "FETCHADD_DENY_IO_URING=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) {
-		t.Fatalf("the server did not fail: %v; stderr %q", err, stderr.String())
-	}
-	// The reason: the filter, unless this kernel refuses io_uring by its
-	// own sysctl, which the program looks at first.
-	out := stderr.String()
-	want := "fetchadd serve: -mode uring: io_uring_setup: operation not permitted (a seccomp filter forbids it: /proc/self/status says Seccomp: 2); use -mode event\n"
-	if b, _ := os.ReadFile("/proc/sys/kernel/io_uring_disabled"); len(b) > 0 && b[0] != '0' {
-		start := "fetchadd serve: -mode uring: io_uring_setup: operation not permitted (/proc/sys/kernel/io_uring_disabled is "
-		if strings.HasPrefix(out, start) && strings.HasSuffix(out, "); use -mode event\n") {
-			want = out
-		}
-	}
-	if status := exit.ExitCode(); status != 2 || out != want || strings.Count(out, "\n") != 1 {
-		t.Fatalf("status %d, stderr %q; want 2 and %q", status, out, want)
+	for _, call := range []string{"io_uring_setup", "io_uring_enter", "io_uring_register"} {
+		t.Run(call, func(t *testing.T) {
+			cmd := command("serve", "-mode", "uring", "-addr", "127.0.0.1:0")
+			cmd.Env = append(cmd.Env, "FETCHADD_DENY_IO_URING="+call)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("the server did not fail: %v; stderr %q", err, stderr.String())
+			}
+			// The reason: the filter, unless this kernel refuses io_uring
+			// by its own sysctl, which io_uring_setup meets first.
+			out := stderr.String()
+			want := "fetchadd serve: -mode uring: " + call + ": operation not permitted (a seccomp filter forbids it: /proc/self/status says Seccomp: 2); use -mode event\n"
+			if b, _ := os.ReadFile("/proc/sys/kernel/io_uring_disabled"); len(b) > 0 && b[0] != '0' {
+				start := "fetchadd serve: -mode uring: io_uring_setup: operation not permitted (/proc/sys/kernel/io_uring_disabled is "
+				if strings.HasPrefix(out, start) && strings.HasSuffix(out, "); use -mode event\n") {
+					want = out
+				}
+			}
+			if status := exit.ExitCode(); status != 2 || out != want || strings.Count(out, "\n") != 1 {
+				t.Fatalf("status %d, stderr %q; want 2 and %q", status, out, want)
+			}
+		})
 	}
 }
 

@@ -148,28 +148,35 @@ func TestAcceptAborted(t *testing.T) {
 			mu.Lock()
 			aborts = 0
 			mu.Unlock()
-			srv, logs, stop := serve(t, Config{Mode: mode, Loops: 1})
-			defer stop()
-			var conns []net.Conn
-			for i := 0; i < 3; i++ {
-				c, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				conns = append(conns, c)
-			}
-			// The third connection is served.
-			c := conns[2]
-			c.SetDeadline(time.Now().Add(timeout))
-			fmt.Fprintf(c, "5\n")
-			if line, err := bufio.NewReader(c).ReadString('\n'); line != "  --> 0\r\n" {
-				t.Fatalf("after two aborted connections: %q, %v; log:\n%s", line, err, logs.String())
-			}
-			if strings.Contains(logs.String(), "abort") {
-				t.Fatalf("the server logged an aborted connection as an error:\n%s", logs.String())
-			}
+			thirdServed(t, Config{Mode: mode, Loops: 1})
 		})
+	}
+}
+
+// thirdServed connects three clients to a server whose first two accepts
+// fail with ECONNABORTED, and checks that the third is served and nothing
+// about the aborted ones is logged.
+func thirdServed(t *testing.T, cfg Config) {
+	t.Helper()
+	srv, logs, stop := serve(t, cfg)
+	defer stop()
+	var conns []net.Conn
+	for i := 0; i < 3; i++ {
+		c, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	c := conns[2]
+	c.SetDeadline(time.Now().Add(timeout))
+	fmt.Fprintf(c, "5\n")
+	if line, err := bufio.NewReader(c).ReadString('\n'); line != "  --> 0\r\n" {
+		t.Fatalf("after two aborted connections: %q, %v; log:\n%s", line, err, logs.String())
+	}
+	if strings.Contains(logs.String(), "abort") {
+		t.Fatalf("the server logged an aborted connection as an error:\n%s", logs.String())
 	}
 }
 

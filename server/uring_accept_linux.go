@@ -31,7 +31,10 @@ var uringAccepted = func(c sock.Completion) sock.Completion { return c }
 // accepted handles a completion of the multishot accept: a connection,
 // which goes to the next loop in turn, or an error, as acceptAll handles
 // accept4's. A completion without IORING_CQE_F_MORE (any error) has
-// ended the accept: it is queued again.
+// ended the accept: it is queued again. A connection accepted once the
+// server stops is closed, as the readiness loops leave it in the
+// backlog for the listening socket's close: no loop would serve it (one
+// that has cancelled everything would wait for its receive for good).
 func (l *uloop) accepted(c sock.Completion) {
 	s := l.srv
 	if !c.More() {
@@ -57,6 +60,10 @@ func (l *uloop) accepted(c sock.Completion) {
 	}
 	if err == nil {
 		fd := int(c.Res)
+		if l.draining || l.cancelled || s.stopping.Load() {
+			sock.Close(fd)
+			return
+		}
 		peer, err := sock.Peername(fd, l.domain)
 		if err != nil {
 			s.logger.Printf("fd %d: %v", fd, err)

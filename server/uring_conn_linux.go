@@ -12,18 +12,20 @@ import (
 
 // received handles a receive's completion: the bytes are answered as
 // conn.go's receive does, the buffer goes back to the ring, and the
-// connection moves on (progress queues the next receive). It says
-// whether bytes came.
-func (l *uloop) received(cq sock.Completion) bool {
+// connection moves on (progress queues the next receive).
+func (l *uloop) received(cq sock.Completion) {
 	u := l.uconns[cq.Fd]
 	c := &u.conn
 	c.reading = false
-	got := false
+	u.more = cq.Unread() // the kernel says so, or else a full buffer (below)
 	switch {
 	case c.dead: // killed meanwhile: the bytes are dropped
 	case cq.Errno() == unix.ENOBUFS:
 		// Every buffer was in use: progress receives again, into one
-		// given back meanwhile.
+		// given back meanwhile (bytes are there).
+		u.more = true
+	case cq.Errno() == unix.EAGAIN:
+		// A receive of a loop that stops (RecvNow): nothing there.
 	case cq.Res < 0:
 		l.kill(c, cq.Err())
 	case cq.Res == 0:
@@ -31,12 +33,11 @@ func (l *uloop) received(cq sock.Completion) bool {
 	default:
 		data, _ := l.ring.Buffer(cq)
 		c.active = l.now
+		u.more = u.more || len(data) == uringBufSize
 		l.answer(u, data)
-		got = true
 	}
 	l.ring.ReturnBuffer(cq) // answer has copied what it kept (c.in)
 	l.progress(u)
-	return got
 }
 
 // answer answers the lines in data as conn.go's answer does, but always
@@ -111,7 +112,9 @@ func (l *uloop) sent(cq sock.Completion) {
 // progress does: it answers held requests when there is room, answers
 // the last line at the end of the stream, closes when all is said and
 // sent, and queues the next receive where the readiness loop would watch
-// for reading.
+// for reading. In a loop that stops (draining), only where the last
+// receive may have left more to read, and one that does not wait
+// (stop).
 func (l *uloop) progress(u *uconn) {
 	c := &u.conn
 	if c.dead {
@@ -135,8 +138,15 @@ func (l *uloop) progress(u *uconn) {
 		}
 	}
 	if !c.reading && !c.dead && !c.eof && len(c.in) == 0 && len(c.out) < outLimit {
-		c.reading = true
-		l.ring.Recv(c.fd)
+		switch {
+		case !l.draining:
+			c.reading = true
+			l.ring.Recv(c.fd)
+		case u.more:
+			c.reading = true
+			l.stopRecvs++
+			l.ring.RecvNow(c.fd)
+		}
 	}
 }
 

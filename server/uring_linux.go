@@ -85,6 +85,8 @@ type uloop struct {
 	free      [][]byte // reply buffers given back, for the next connection to reply
 	wakeBuf   [64]byte // the wake pipe's read reads into it
 	accepting bool     // loop 0: a multishot accept is in flight
+	draining  bool     // stopping: reading what has arrived (stop)
+	stopRecvs int      // the receives queued since draining
 	cancelled bool     // stopping: every operation in flight is being cancelled
 	domain    int      // the listening socket's address family, for Peername
 }
@@ -95,11 +97,18 @@ type uloop struct {
 type uconn struct {
 	conn
 	sending   []byte
+	more      bool // the last receive may have left more to read (received)
 	cancelled bool // a cancel of its operations is queued
 }
 
+// newUring is sock.NewUring; a test replaces it to make a loop's ring
+// fail as the kernel does on demand only with descriptors to spare.
+var newUring = sock.NewUring
+
 // serveUring runs the uring mode: loop 0 in this goroutine, the others in
-// their own.
+// their own. Each loop's ring is made on the thread that runs the loop
+// (sock.NewUring), one after another, before any loop runs, as
+// serveLoops makes its loops: the first failure is the one error.
 func (s *Server) serveUring() error {
 	var loops []*uloop
 	defer func() {
@@ -119,6 +128,48 @@ func (s *Server) serveUring() error {
 		loops = append(loops, &uloop{loop: loop{srv: s, id: i, conns: make(map[int]*conn), wakeR: r, wakeW: w},
 			domain: sock.Domain(s.addr.Addr())})
 	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ring, err := newUring(uringEntries, uringBufs, uringBufSize)
+	if err != nil {
+		return err
+	}
+	defer ring.Close()
+	loops[0].ring = ring
+	// The other loops' goroutines: each makes its ring and says how it
+	// went (made), then waits for start, and runs unless abort.
+	errs := make([]error, len(loops))
+	made := make(chan error)
+	start := make(chan struct{})
+	abort := false
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i := 1; i < len(loops); i++ {
+		wg.Add(1)
+		go func(l *uloop) {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			ring, err := newUring(uringEntries, uringBufs, uringBufSize)
+			made <- err
+			if err != nil {
+				return
+			}
+			defer ring.Close()
+			l.ring = ring
+			if <-start; abort {
+				return
+			}
+			if errs[l.id] = l.serve(); errs[l.id] != nil {
+				s.Stop()
+			}
+		}(loops[i])
+		if err := <-made; err != nil {
+			abort = true
+			close(start)
+			return err
+		}
+	}
 	all := make([]*loop, len(loops))
 	for i, l := range loops {
 		all[i] = &l.loop
@@ -131,17 +182,7 @@ func (s *Server) serveUring() error {
 			l.wake()
 		}
 	}
-	errs := make([]error, len(loops))
-	var wg sync.WaitGroup
-	for i := 1; i < len(loops); i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			if errs[i] = loops[i].serve(); errs[i] != nil {
-				s.Stop()
-			}
-		}(i)
-	}
+	close(start)
 	if errs[0] = loops[0].serve(); errs[0] != nil {
 		s.Stop() // loop 0 failed: stop the others
 	}
@@ -149,21 +190,12 @@ func (s *Server) serveUring() error {
 	return errors.Join(errs...)
 }
 
-// serve makes the loop's ring and runs the loop, on a thread of its own:
-// the ring's one submitter (sock.NewUring).
+// serve runs the loop on its ring, on the thread that made it: the
+// ring's one submitter (sock.NewUring).
 func (l *uloop) serve() error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	ring, err := sock.NewUring(uringEntries, uringBufs, uringBufSize)
-	if err != nil {
-		l.closeInbox()
-		return err
-	}
-	defer ring.Close()
 	// The loop's thread keeps its P while it waits, as the event loops'
 	// do (sock/raw.go).
-	ring.WaitRaw()
-	l.ring = ring
+	l.ring.WaitRaw()
 	return l.run()
 }
 
@@ -191,17 +223,16 @@ func (l *uloop) run() error {
 	}
 }
 
-// completeAll handles the completions there are. It says whether a
-// receive brought bytes.
-func (l *uloop) completeAll() (data bool) {
+// completeAll handles the completions there are.
+func (l *uloop) completeAll() {
 	for {
 		c, ok := l.ring.Reap()
 		if !ok {
-			return data
+			return
 		}
 		switch c.Op {
 		case sock.OpRecv:
-			data = l.received(c) || data
+			l.received(c)
 		case sock.OpSend:
 			l.sent(c)
 		case sock.OpAccept:
@@ -258,16 +289,32 @@ func (l *uloop) woken(c sock.Completion) {
 // the kernel's hands.
 func (l *uloop) stop() {
 	l.closeInbox()
-	// What has arrived so far, within reason (stopReads): a round
-	// submits the receives the last one queued and takes what they bring,
-	// without waiting.
+	// What has arrived so far, within reason (stopReads), as loop.stop
+	// reads each connection until recv says EAGAIN. A round submits the
+	// receives the last one queued and takes what they bring, without
+	// waiting. The receives in flight as the loop stops wait for bytes:
+	// those that have come complete in the first round, the others are
+	// cancelled below. From then on (draining) progress queues a
+	// receive only after one that may have left more to read: one that
+	// filled its buffer, or whose completion says the socket has more,
+	// bytes or the end of the stream (a shorter one without that found
+	// the socket empty, which EAGAIN tells the readiness loop). And one
+	// that does not wait (RecvNow): it completes in the round that
+	// submits it, with -EAGAIN if the socket is empty (a kernel that
+	// made it wait would have it cancelled below). So a client that
+	// sends nothing more costs no more receives, one that keeps sending
+	// at most stopReads, and a line ended by a half-close just then is
+	// answered as in the readiness loops (where the kernel says "more").
+	l.draining = true
 	for i := 0; i < stopReads; i++ {
+		queued := l.stopRecvs
 		if err := l.ring.Enter(false, 0); err != nil {
 			break
 		}
 		l.now = time.Now()
-		if !l.completeAll() {
-			break
+		l.completeAll()
+		if l.stopRecvs == queued {
+			break // no receive for the next round
 		}
 	}
 	l.saveStep()
@@ -288,12 +335,12 @@ func (l *uloop) stop() {
 		l.completeAll()
 		l.closeDead()
 	}
-	if l.ring.InFlight() > 0 {
-		// The ring failed: its close cancels what is left (and keeps
-		// the buffers mapped); the descriptors are closed all the same.
-		for _, c := range l.closing {
-			c.reading, c.writing = false, false
-		}
+	// Nothing is in flight now, or the ring failed: its close cancels
+	// what is left (and keeps the buffers mapped). Either way the
+	// descriptors left are closed, even one whose operation was never
+	// queued (sock.Uring.next).
+	for _, c := range l.closing {
+		c.reading, c.writing = false, false
 	}
 	l.closeDead()
 }

@@ -84,8 +84,8 @@ func (p *epoll) Wait(timeout int) ([]Event, error) {
 }
 
 // wait is epoll_wait(2); raw if it cannot block or WaitRaw said so. (On
-// arm64 and the newer ports, whose kernels have no epoll_wait, it is
-// epoll_pwait with no signal mask, as x/sys makes it.)
+// arm64, loong64 and riscv64, whose kernels have no epoll_wait, it is
+// epoll_pwait with no signal mask, as x/sys makes it: epoll_*_linux.go.)
 func (p *epoll) wait(timeout int) (int, error) {
 	if timeout != 0 && (!p.raw || p.idle) {
 		p.idle = false

@@ -1,46 +1,61 @@
 package sock
 
 import (
+	"os"
 	"runtime"
+	"strings"
 	"sync/atomic"
 )
 
 // Calls made without telling Go's scheduler.
 //
 // Go's syscall.Syscall tells the scheduler a thread is entering the kernel
-// (entersyscall) and back (exitsyscall). If the call outlasts a tick of
-// the runtime's monitor thread (sysmon: 20 µs to 10 ms), sysmon hands the
-// thread's P, its right to run Go code, to another thread, waking one with
-// a futex if it must; the thread coming back needs a P again. That is
-// right for a call that may block for long. For a call that cannot block
-// it is pure cost, and an event loop makes several per reply. So:
+// (entersyscall) and is back (exitsyscall). If the call outlasts a tick of
+// the runtime's monitor thread (sysmon, which sleeps 20 µs between looks
+// while it finds work, up to 10 ms when it finds none), and no other P is
+// idle to take new work, sysmon hands the thread's P, its right to run Go
+// code, to another thread, waking one with a futex; the thread coming back
+// must find a P again. That is right for a call that may block for long.
+// For a call that does not wait it is pure cost, and an event loop makes
+// several per reply. So:
 //
-//   - recv and send with MSG_DONTWAIT, and a poller's Wait with timeout
-//     0, cannot block, and are made with RawSyscall: into the kernel and
-//     back, as from C (Linux and FreeBSD; macOS's calls go through libc).
-//   - An event loop's blocking Wait returns within microseconds under load
+//   - recv and send with MSG_DONTWAIT (they do not wait for data or for
+//     room), and a poller's Wait with timeout 0, are made with
+//     RawSyscall: into the kernel and back, as from C (Linux and FreeBSD
+//     sockets; macOS's calls go through libc, and kqueue's and poll's
+//     Waits are the scheduler's).
+//   - An epoll loop's blocking Wait returns within microseconds under load
 //     and blocks only when there is nothing to do. Made raw too (WaitRaw),
 //     its thread keeps its P while it waits, as a C event loop keeps its
-//     thread. The goroutines that need a P meanwhile (signal handling,
-//     the garbage collector, the other loops) must find another: at most
-//     GOMAXPROCS-1 pollers of the program wait raw, so one P is always
-//     left. A raw wait still ends when the runtime preempts its thread
-//     (sysmon signals a goroutine that has run 10 ms): epoll_wait returns
-//     EINTR, and Wait returns no events. The next blocking Wait is made
-//     the scheduler's way: a loop with nothing to do for 10 ms then
-//     sleeps until its next event, with its P handed over once, instead
-//     of being woken every 10 ms; the Wait after that is raw again.
+//     thread. Goroutines that become runnable meanwhile (the one that
+//     handles a signal, the garbage collector's workers) need another P:
+//     at most GOMAXPROCS-1 pollers of the program wait raw, so one is
+//     left; serve raises GOMAXPROCS to leave it (main.go: spareLoopsP).
+//   - What interrupts a raw wait is the runtime's preemption signal
+//     (SIGURG): sysmon sends it to a goroutine that has run for 10 ms
+//     without a break, and the garbage collector to every thread when it
+//     must stop them all. epoll_wait then returns EINTR, and Wait returns
+//     no events. The next blocking Wait is made the scheduler's way: a
+//     loop that had nothing to do for 10 ms then sleeps until its next
+//     event, with its P handed over once, instead of being woken every
+//     10 ms; the Wait after that is raw again.
+//   - So where the runtime sends no such signal (GODEBUG=asyncpreemptoff=1)
+//     no wait is raw: a stop of the world would wait for the loop's next
+//     event.
 //
-// Measured (NOTES.md, "Readiness and completion"): at depth 1 the handing
-// over of P around a blocking epoll_wait cost more server CPU per reply
-// than the Go code of the reply itself.
+// Measured in NOTES.md ("The Go runtime in the hot path"): at depth 1 the
+// handing over of P around each wait, and sysmon's wake-ups, cost more
+// server CPU per reply than the Go code of the reply itself.
 
 // rawWaiters counts the pollers whose blocking Waits are raw.
 var rawWaiters atomic.Int32
 
 // spareP reserves a P for one more raw waiter: true if fewer than
-// GOMAXPROCS-1 wait raw now.
+// GOMAXPROCS-1 wait raw now and the runtime preempts with signals.
 func spareP() bool {
+	if asyncPreemptOff() {
+		return false
+	}
 	for {
 		n := rawWaiters.Load()
 		if int(n)+1 >= runtime.GOMAXPROCS(0) {
@@ -54,3 +69,16 @@ func spareP() bool {
 
 // giveBackP ends a reservation of spareP.
 func giveBackP() { rawWaiters.Add(-1) }
+
+// asyncPreemptOff says whether GODEBUG turns the runtime's preemption
+// signals off (the last asyncpreemptoff setting counts, as for the
+// runtime).
+func asyncPreemptOff() bool {
+	off := false
+	for _, kv := range strings.Split(os.Getenv("GODEBUG"), ",") {
+		if v, ok := strings.CutPrefix(kv, "asyncpreemptoff="); ok {
+			off = v == "1"
+		}
+	}
+	return off
+}

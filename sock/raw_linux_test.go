@@ -54,23 +54,7 @@ func TestWaitRawLeavesAP(t *testing.T) {
 // makes, which runs meanwhile on the P that was left.
 func TestRawWait(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	p, err := NewEventPoller()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if !p.WaitRaw() {
-		t.Fatal("GOMAXPROCS 2: no raw wait")
-	}
-	r, w, err := Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Close(r)
-	defer Close(w)
-	if err := p.Add(r, true, false); err != nil {
-		t.Fatal(err)
-	}
+	p, r, w := rawPollerOnPipe(t)
 	written := make(chan error, 1)
 	waiting := make(chan struct{})
 	go func() {
@@ -124,21 +108,7 @@ func TestRecvDontwait(t *testing.T) {
 // scheduler's way until its event, not woken every 10 ms.
 func TestIdleRawWaitSleeps(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	p, err := NewEventPoller()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if !p.WaitRaw() {
-		t.Fatal("GOMAXPROCS 2: no raw wait")
-	}
-	r, w, err := Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Close(r)
-	defer Close(w)
-	p.Add(r, true, false)
+	p, _, w := rawPollerOnPipe(t)
 	go func() {
 		time.Sleep(300 * time.Millisecond) // the idle time, not a synchronisation
 		Write(w, []byte{1})
@@ -158,4 +128,55 @@ func TestIdleRawWaitSleeps(t *testing.T) {
 	if empty > 3 {
 		t.Fatalf("an idle raw wait returned %d times with nothing in 300 ms", empty)
 	}
+}
+
+// TestNoRawWaitWithoutPreemption: with the runtime's preemption signals
+// off, nothing would interrupt a raw wait when the garbage collector stops
+// the world, so no poller waits raw.
+func TestNoRawWaitWithoutPreemption(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	for _, godebug := range []string{"asyncpreemptoff=1", "gctrace=1,asyncpreemptoff=1", "asyncpreemptoff=0,asyncpreemptoff=1"} {
+		t.Setenv("GODEBUG", godebug)
+		p, err := NewEventPoller()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := p.WaitRaw()
+		p.Close()
+		if raw {
+			t.Fatalf("GODEBUG=%s: the poller waits raw", godebug)
+		}
+	}
+	t.Setenv("GODEBUG", "asyncpreemptoff=1,asyncpreemptoff=0")
+	p, err := NewEventPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if !p.WaitRaw() {
+		t.Fatal("asyncpreemptoff=0 last: no raw wait")
+	}
+}
+
+// rawPollerOnPipe returns an epoll poller that waits raw (GOMAXPROCS must
+// leave a P) and watches the read end of a pipe; all closed when the test
+// ends.
+func rawPollerOnPipe(t *testing.T) (p Poller, r, w int) {
+	t.Helper()
+	p, err := NewEventPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if !p.WaitRaw() {
+		t.Fatalf("GOMAXPROCS %d: no raw wait", runtime.GOMAXPROCS(0))
+	}
+	if r, w, err = Pipe(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Close(r); Close(w) })
+	if err := p.Add(r, true, false); err != nil {
+		t.Fatal(err)
+	}
+	return p, r, w
 }

@@ -2,7 +2,6 @@ package sock
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -20,10 +19,6 @@ func pollArgs(in string, nfds, timeout int) string {
 	}
 	return fmt.Sprintf("%s, %d, %s, NULL, 0", in, nfds, ts)
 }
-
-// epollWaitCall is the system call x/sys makes for unix.EpollWait:
-// epoll_wait where the architecture has it, epoll_pwait on newer ones.
-var epollWaitCall = map[bool]string{true: "epoll_wait", false: "epoll_pwait"}[runtime.GOARCH == "amd64" || runtime.GOARCH == "386"]
 
 var epollNames = []flagName{{unix.EPOLLIN, "EPOLLIN"}, {unix.EPOLLOUT, "EPOLLOUT"}, {unix.EPOLLERR, "EPOLLERR"}, {unix.EPOLLHUP, "EPOLLHUP"}, {unix.EPOLLRDHUP, "EPOLLRDHUP"}}
 
@@ -64,7 +59,7 @@ func (t *traceWriter) epollWait(tid int, epfd int, ready []unix.EpollEvent, n, t
 		args = fmt.Sprintf("%d, %p, %d, %d", epfd, &ready[0], len(ready), timeout)
 	}
 	if epollWaitCall == "epoll_pwait" {
-		args += ", NULL, 8"
+		args += ", NULL, 0"
 	}
 	t.trace(tid, epollWaitCall, n, err, args)
 }

@@ -70,7 +70,7 @@ func (b *bufRing) register(r *Uring, n, size int) error {
 	case err == unix.EINVAL:
 		return &UringRefusedError{Err: wrap("io_uring_register", err), Reason: "IORING_REGISTER_PBUF_RING needs Linux 5.19; this is " + kernelRelease()}
 	case err != nil:
-		return wrap("io_uring_register", err)
+		return callRefused(wrap("io_uring_register", err))
 	}
 	b.registered = true
 	b.publish()

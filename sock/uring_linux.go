@@ -146,6 +146,8 @@ type Uring struct {
 	cqMask         uint32
 	cqes           []cqe
 	head, seen     uint32 // the next CQE to read; the tail last read
+	stashed        []cqe  // CQEs taken out of the CQ to make room (stash), for Reap first
+	stashAt        int    // the next of them to read
 
 	bufs      bufRing
 	raw       bool              // Enter's waits are raw system calls (WaitRaw)
@@ -323,8 +325,11 @@ func (r *Uring) probe() error {
 	if tracer != nil {
 		tracer.uringRegister(tracer.tid(), r.fd, "IORING_REGISTER_PROBE", fmt.Sprintf("{last_op=%d, ops_len=%d, ops=[...]}", buf[0], buf[1]), 256, err)
 	}
-	if err != nil {
+	if err == unix.EINVAL {
 		return &UringRefusedError{Err: wrap("io_uring_register", err), Reason: "IORING_REGISTER_PROBE needs Linux 5.6; this is " + kernelRelease()}
+	}
+	if err != nil {
+		return callRefused(wrap("io_uring_register", err))
 	}
 	for _, op := range uringOps {
 		flags := *(*uint16)(unsafe.Pointer(&buf[16+int(op)*8+2]))
@@ -378,6 +383,21 @@ func setupRefused(err error) error {
 		return &UringRefusedError{Err: err, Reason: "this kernel has no io_uring: it was built without CONFIG_IO_URING"}
 	case errors.Is(err, unix.EINVAL):
 		return &UringRefusedError{Err: err, Reason: "needs Linux 5.19 or later; this is " + kernelRelease()}
+	}
+	return err
+}
+
+// callRefused turns the error of a call on a ring the kernel has made
+// (io_uring_register, io_uring_enter) into a *UringRefusedError when the
+// system forbids the call, as a seccomp filter can forbid one and not
+// io_uring_setup, with the reason io_uring_setup's refusal would give;
+// other errors stay as they are.
+func callRefused(err error) error {
+	switch {
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return &UringRefusedError{Err: err, Reason: whyNotPermitted()}
+	case errors.Is(err, unix.ENOSYS) && seccomp():
+		return &UringRefusedError{Err: err, Reason: "a seccomp filter hides it: /proc/self/status says Seccomp: 2"}
 	}
 	return err
 }

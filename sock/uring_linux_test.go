@@ -2,6 +2,7 @@ package sock
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -233,5 +234,85 @@ func TestUringIdleWaitSleeps(t *testing.T) {
 	// Woken every 10 ms, the ring would be entered about 30 times.
 	if n := strings.Count(trace.String(), "io_uring_enter("); n > 5 {
 		t.Fatalf("%d io_uring_enter calls in 300 ms of waiting:\n%s", n, trace.String())
+	}
+}
+
+// TestUringFullQueue: an operation queued on a full SQ submits the queue
+// first. EBUSY from that submit (the kernel holds completions the full
+// CQ has no room for) is retried once the CQEs there are are taken out
+// of the way, which Reap returns first, in order; a queue the kernel
+// still does not take is an error that names the operation left out,
+// for Enter to report, after a bounded number of tries; nothing is lost
+// silently.
+func TestUringFullQueue(t *testing.T) {
+	real := uringEnterFault
+	defer func() { uringEnterFault = real }()
+	cases := []struct {
+		name  string
+		fault func(call int) (unix.Errno, bool)
+		calls int    // io_uring_enter calls of the submit
+		err   string // what Enter says then
+	}{
+		{"EBUSY once", func(call int) (unix.Errno, bool) { return unix.EBUSY, call == 1 }, 2, ""},
+		{"EBUSY", func(int) (unix.Errno, bool) { return unix.EBUSY, true }, submitTries + 1,
+			"IORING_OP_SEND on fd %d not queued: io_uring_enter: device or resource busy"},
+		{"none taken", func(int) (unix.Errno, bool) { return 0, true }, 1,
+			"IORING_OP_SEND on fd %d not queued: io_uring_enter: the kernel took no SQE of a full queue"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newTestUring(t, 8, 64)
+			a, peerA := socketpair(t)
+			b, peerB := socketpair(t)
+			n := len(r.sqes)
+			data := []byte("abcdefghijklmnopqrstuvwxyz")
+			for i := 0; i < n; i++ { // sends on a that complete at once, left in the CQ
+				r.Send(a, data[i:i+1])
+			}
+			if err := r.Enter(false, 0); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < n; i++ { // the queue full again, with sends on b
+				r.Send(b, data[i:i+1])
+			}
+			calls := 0
+			uringEnterFault = func() (unix.Errno, bool) { calls++; return tc.fault(calls) }
+			r.Send(b, data[n:n+1])
+			uringEnterFault = real
+			err := r.Enter(false, 0)
+			want := ""
+			if tc.err != "" {
+				want = fmt.Sprintf(tc.err, b)
+			}
+			if got := fmt.Sprint(err); calls != tc.calls || (want == "" && err != nil) || (want != "" && got != want) {
+				t.Fatalf("%d io_uring_enter calls of the submit, then Enter: %v; want %d and %q", calls, err, tc.calls, want)
+			}
+			if err != nil {
+				if err := r.Enter(false, 0); err != nil { // what was queued goes now
+					t.Fatal(err)
+				}
+			}
+			// Every operation queued completes: a's first, in order.
+			sent := n
+			if want == "" {
+				sent++
+			}
+			for i := 0; i < n+sent; i++ {
+				c := wait(t, r)
+				if fd := map[bool]int{true: a, false: b}[i < n]; c.Op != OpSend || c.Fd != fd || c.Res != 1 {
+					t.Fatalf("completion %d: %+v; want a send of 1 byte on fd %d", i, c, fd)
+				}
+			}
+			if c, ok := r.Reap(); ok || r.InFlight() != 0 {
+				t.Fatalf("after every send: %+v, %d in flight", c, r.InFlight())
+			}
+			got := make([]byte, 64)
+			if m, _ := unix.Read(peerA, got); string(got[:m]) != string(data[:n]) {
+				t.Fatalf("a's peer read %q", got[:m])
+			}
+			if m, _ := unix.Read(peerB, got); string(got[:m]) != string(data[:sent]) {
+				t.Fatalf("b's peer read %q", got[:m])
+			}
+		})
 	}
 }

@@ -1,6 +1,8 @@
 package sock
 
 import (
+	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -42,6 +44,7 @@ const (
 	cancelAny         = 1 << 2 // IORING_ASYNC_CANCEL_ANY: match any operation
 	cqeFBuffer        = 1 << 0 // IORING_CQE_F_BUFFER: flags>>16 is a buffer id
 	cqeFMore          = 1 << 1 // IORING_CQE_F_MORE: a multishot operation goes on
+	cqeFSockNonEmpty  = 1 << 2 // IORING_CQE_F_SOCK_NONEMPTY: a receive left more to read
 	cqeBufferShift    = 16
 	enterGetEvents    = 1 << 0 // IORING_ENTER_GETEVENTS: wait for min_complete CQEs
 	enterExtArg       = 1 << 3 // IORING_ENTER_EXT_ARG: the last arguments are a getevents_arg
@@ -78,6 +81,12 @@ func (c Completion) Err() error {
 // come for the same SQE (IORING_CQE_F_MORE).
 func (c Completion) More() bool { return c.Flags&cqeFMore != 0 }
 
+// Unread says that a receive left more to read in its socket, bytes or
+// the end of the stream (IORING_CQE_F_SOCK_NONEMPTY, where the kernel
+// sets it: the 6.18 here does for TCP). False says nothing where the
+// kernel does not set it.
+func (c Completion) Unread() bool { return c.Flags&cqeFSockNonEmpty != 0 }
+
 // userData is what an SQE carries to its CQE: the operation and the
 // descriptor.
 func userData(op uint8, fd int) uint64 { return uint64(op)<<56 | uint64(uint32(fd)) }
@@ -85,11 +94,22 @@ func userData(op uint8, fd int) uint64 { return uint64(op)<<56 | uint64(uint32(f
 // next returns the next free SQE, holding op on fd and nothing else, and
 // counts the operation in flight. A full queue is submitted first (a
 // system call in the middle of a batch, which a queue as long as a
-// batch's work avoids); if even that fails, the operation is dropped
-// and the failure kept for Enter to report.
+// batch's work avoids; submit retries EBUSY and EAGAIN a few times). A
+// failed submit is kept for Enter to report. If the queue is still
+// full, the operation is not queued: it is written to a spare SQE that
+// goes nowhere and is not counted in flight, and the error kept for
+// Enter names it, so that the loop ends rather than wait for a
+// completion that will not come.
 func (r *Uring) next(op uint8, fd int) *sqe {
 	if r.tail-atomic.LoadUint32(r.sqHead) > r.sqMask {
-		if err := r.submit(); err != nil && r.err == nil {
+		err := r.submit()
+		if r.tail-atomic.LoadUint32(r.sqHead) > r.sqMask {
+			if err == nil {
+				err = errors.New("io_uring_enter: the kernel took no SQE of a full queue")
+			}
+			err = fmt.Errorf("%s on fd %d not queued: %w", opNames[op], fd, err)
+		}
+		if err != nil && r.err == nil {
 			r.err = err
 		}
 		if r.tail-atomic.LoadUint32(r.sqHead) > r.sqMask {
@@ -137,6 +157,21 @@ func (r *Uring) Recv(fd int) {
 	e.len = uint32(r.bufs.size)
 	if tracer != nil {
 		r.traceSubmit(e, recvArgs(fd, r.bufs.size))
+	}
+}
+
+// RecvNow queues a receive as Recv does, but one that does not wait
+// (MSG_DONTWAIT, without IORING_RECVSEND_POLL_FIRST): the kernel tries it
+// as it is submitted, and it completes in the same io_uring_enter, as
+// recv(2) with MSG_DONTWAIT returns: a count, 0, or -EAGAIN if the
+// socket had nothing. What a loop that stops reads with.
+func (r *Uring) RecvNow(fd int) {
+	e := r.next(OpRecv, fd)
+	e.flags = sqeBufferSelect
+	e.opFlags = unix.MSG_DONTWAIT
+	e.len = uint32(r.bufs.size)
+	if tracer != nil {
+		r.traceSubmit(e, recvNowArgs(fd, r.bufs.size))
 	}
 }
 
@@ -213,9 +248,12 @@ func (r *Uring) InFlight() int { return r.inflight }
 // milliseconds have passed (-1: no limit): io_uring_enter(2) with
 // IORING_ENTER_GETEVENTS. Without wait it returns at once, with the CQEs
 // already done. A signal's EINTR makes it wait again, for what is left of
-// the timeout; EBUSY and EAGAIN (the kernel wants the CQEs read first, or
-// memory for requests) return no error, for the caller to Reap and come
-// back.
+// the timeout. EBUSY and EAGAIN (the kernel wants the CQEs read first, or
+// memory for requests) and ETIME return no error and do not wait: the
+// caller Reaps and comes back, and what was not submitted is submitted
+// then. If a submit in the middle of the batch failed (next), Enter
+// returns that error and makes no call: the ring is not to be trusted
+// with more, and the caller stops.
 func (r *Uring) Enter(wait bool, timeout int) error {
 	if err := r.err; err != nil {
 		r.err = nil
@@ -242,15 +280,53 @@ func (r *Uring) Enter(wait bool, timeout int) error {
 	}
 }
 
-// submit submits the queued SQEs without waiting for anything.
+// submitTries bounds submit's retries of EBUSY and EAGAIN.
+const submitTries = 4
+
+// submit submits the queued SQEs without waiting for anything. EBUSY and
+// EAGAIN (the CQ is full and the kernel holds completions it cannot
+// post, or it has no memory for requests just now) are retried, a few
+// times: each time the CQEs there are are moved out of the CQ (stash),
+// which makes room, and the retry also asks the kernel to post what it
+// holds (IORING_ENTER_GETEVENTS, waiting for none).
 func (r *Uring) submit() error {
-	r.publish()
-	for {
-		_, err := r.enter(0, 0, time.Time{})
-		if err != unix.EINTR {
-			return wrap("io_uring_enter", err)
+	flags := uint32(0)
+	for tries := 0; ; {
+		r.publish()
+		_, err := r.enter(flags, 0, time.Time{})
+		switch {
+		case err == unix.EINTR:
+			continue
+		case (err == unix.EBUSY || err == unix.EAGAIN) && tries < submitTries:
+			tries++
+			r.stash()
+			flags = enterGetEvents
+			continue
 		}
+		return wrap("io_uring_enter", err)
 	}
+}
+
+// stash moves the CQEs there are out of the CQ, for Reap to return
+// before any other; the next publish gives their room back to the
+// kernel.
+func (r *Uring) stash() {
+	for tail := atomic.LoadUint32(r.cqTail); r.head != tail; r.head++ {
+		r.stashed = append(r.stashed, r.cqes[r.head&r.cqMask])
+	}
+	r.seen = r.head
+}
+
+// CheckEnter makes one io_uring_enter that submits nothing and waits for
+// nothing, to know that the system lets this process make the call a
+// loop lives on: a seccomp filter can forbid it and let io_uring_setup
+// through. Where the system forbids it, the error is a
+// *UringRefusedError.
+func (r *Uring) CheckEnter() error {
+	if _, err := r.enter(0, 0, time.Time{}); err != nil {
+		return callRefused(wrap("io_uring_enter", err))
+	}
+	return nil
 }
 
 // enter is one io_uring_enter: to_submit is every SQE published and not
@@ -276,7 +352,13 @@ func (r *Uring) enter(flags, minComplete uint32, deadline time.Time) (int, error
 	if raw {
 		syscall6 = unix.RawSyscall6
 	}
-	n, _, errno := syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(minComplete), uintptr(flags), uintptr(arg), argSize)
+	var n uintptr
+	var errno unix.Errno
+	if fake, ok := uringEnterFault(); ok {
+		errno = fake
+	} else {
+		n, _, errno = syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(minComplete), uintptr(flags), uintptr(arg), argSize)
+	}
 	if minComplete != 0 {
 		r.idle = raw && errno == unix.EINTR
 	}
@@ -286,6 +368,11 @@ func (r *Uring) enter(flags, minComplete uint32, deadline time.Time) (int, error
 	}
 	return int(n), err
 }
+
+// uringEnterFault says whether to skip an io_uring_enter and return
+// errno instead (0: the kernel took no SQE): a test replaces it to make
+// the kernel fail as it seldom does on demand (EBUSY).
+var uringEnterFault = func() (unix.Errno, bool) { return 0, false }
 
 // publish tells the kernel what the program has done since: the SQEs
 // written (the SQ tail), the CQEs read (the CQ head, which makes room),
@@ -303,14 +390,22 @@ func (r *Uring) publish() {
 // acquire that pairs with the kernel's release) only when it has read
 // every CQE it saw before.
 func (r *Uring) Reap() (Completion, bool) {
-	if r.head == r.seen {
-		if r.seen = atomic.LoadUint32(r.cqTail); r.head == r.seen {
-			return Completion{}, false
+	var e cqe
+	if r.stashAt < len(r.stashed) { // those stash took out of the CQ first
+		e = r.stashed[r.stashAt]
+		if r.stashAt++; r.stashAt == len(r.stashed) {
+			r.stashed, r.stashAt = r.stashed[:0], 0
 		}
+	} else {
+		if r.head == r.seen {
+			if r.seen = atomic.LoadUint32(r.cqTail); r.head == r.seen {
+				return Completion{}, false
+			}
+		}
+		e = r.cqes[r.head&r.cqMask]
+		r.head++
 	}
-	e := &r.cqes[r.head&r.cqMask]
 	c := Completion{Op: uint8(e.userData >> 56), Fd: int(int32(uint32(e.userData))), Res: e.res, Flags: e.flags}
-	r.head++
 	if !c.More() {
 		r.inflight--
 	}

@@ -18,7 +18,8 @@ import (
 //     come, are a matter of timing (the transcript NOTES.md explains
 //     shows the SIGINT's, and the tool makes it again until it does);
 //   - process and thread ids, socket inode numbers, pointers, the
-//     scenario's temporary directory;
+//     scenario's temporary directory, the peer's address that
+//     getsockopt(SO_PEERNAME) returns as bytes (its port is the client's);
 //   - port numbers: each becomes P1, P2, ... in the order they first
 //     appear, so that which connection is which still has to match;
 //   - dates and times, time left (ppoll's "left {...}"), the timeouts the
@@ -48,6 +49,7 @@ func normalize(text string, unordered []*regexp.Regexp) []string {
 		l = procPid.ReplaceAllString(l, "/proc/PID/")
 		l = inode.ReplaceAllString(l, "$1:[INODE]")
 		l = pointer.ReplaceAllString(l, "PTR")
+		l = peerName.ReplaceAllString(l, "${1}ADDR${2}")
 		l = dateTime.ReplaceAllString(l, "DATE TIME")
 		l = tmpDir.ReplaceAllString(l, "DIR")
 		l = timeLeft.ReplaceAllString(l, "left {TIME}")
@@ -82,6 +84,7 @@ var (
 	procPid     = regexp.MustCompile(`/proc/\d+/`)
 	inode       = regexp.MustCompile(`\b(TCP|TCPv6|UDP|UDPv6|UNIX|UNIX-STREAM|NETLINK|pipe|socket|anon_inode):\[\d+\]`)
 	pointer     = regexp.MustCompile(`\b0x[0-9a-f]{8,}\b`)
+	peerName    = regexp.MustCompile(`(SO_PEERNAME, )"(?:[^"\\]|\\.)*"(, \[\d+\])`)
 	tmpDir      = regexp.MustCompile(`(/[\w.-]+)*/notes\d+\b`)
 	dateTime    = regexp.MustCompile(`\b\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\b`)
 	timeLeft    = regexp.MustCompile(`left \{tv_sec=\d+, tv_nsec=\d+\}`)
