@@ -13,7 +13,9 @@ import (
 //   - strace's halves of a call cut by another thread's line
 //     ("<unfinished ...>", "<... resumed>") are joined, and the calls a
 //     signal interrupted and that were started again ("= ? ERESTARTSYS"
-//     and the like under strace, "= -1 EINTR" in -trace) are dropped:
+//     and the like under strace, "= -1 EINTR" in -trace), and the uring
+//     loop's waits that submitted nothing and returned with nothing
+//     ("io_uring_enter(8, 0, 1, ...) = 0"), are dropped:
 //     where the threads' calls meet, and when the runtime's own signals
 //     come, are a matter of timing (the transcript NOTES.md explains
 //     shows the SIGINT's, and the tool makes it again until it does);
@@ -77,7 +79,7 @@ func normalize(text string, unordered []*regexp.Regexp) []string {
 }
 
 var (
-	interrupted = regexp.MustCompile(`= \? (ERESTARTSYS|ERESTARTNOINTR|ERESTARTNOHAND|ERESTART_RESTARTBLOCK)\b|= -1 EINTR \(Interrupted system call\)$`)
+	interrupted = regexp.MustCompile(`= \? (ERESTARTSYS|ERESTARTNOINTR|ERESTARTNOHAND|ERESTART_RESTARTBLOCK)\b|= -1 EINTR \(Interrupted system call\)$|io_uring_enter\(\d+, 0, 1, .*\) += 0$`)
 	straceTid   = regexp.MustCompile(`^(\s*)\d+( +([a-z_0-9]+\(|<\.\.\. |\+\+\+ |--- ))`)
 	bracketTid  = regexp.MustCompile(`\[pid +\d+\]`)
 	pidWord     = regexp.MustCompile(`\bpid \d+\b`)

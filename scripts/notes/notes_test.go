@@ -267,3 +267,22 @@ func TestRefs(t *testing.T) {
 		t.Errorf("want 4 problems, all on line 3, got %q", problems)
 	}
 }
+
+// TestUringWaitsDropped: how many times the uring loop waits with nothing
+// to submit before a completion comes is timing; such waits that return
+// with nothing are dropped, and the rest of the trace is compared.
+func TestUringWaitsDropped(t *testing.T) {
+	once := []string{
+		`[pid 11268] IORING_OP_RECV(fd=9, len=8192, IOSQE_BUFFER_SELECT, buf_group=0) <unfinished ...>`,
+		`[pid 11268] io_uring_enter(8, 1, 1, IORING_ENTER_GETEVENTS|IORING_ENTER_EXT_ARG, 0x1691ed388eb8, 24) = 1`,
+		`[pid 11268] IORING_OP_RECV(fd=9, len=8192, IOSQE_BUFFER_SELECT, buf_group=0) = 3 (buf_id=0, "5\r\n")`,
+	}
+	twice := slices.Insert(slices.Clone(once), 2, `[pid 11268] io_uring_enter(8, 0, 1, IORING_ENTER_GETEVENTS|IORING_ENTER_EXT_ARG, 0x1691ed388eb8, 24) = 0`)
+	if a, b := normalize(strings.Join(once, "\n"), nil), normalize(strings.Join(twice, "\n"), nil); !slices.Equal(a, b) {
+		t.Errorf("an empty wait more is reported:\n%s", strings.Join(diff(a, b), "\n"))
+	}
+	submitted := slices.Insert(slices.Clone(once), 2, `[pid 11268] io_uring_enter(8, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) = 1`)
+	if a, b := normalize(strings.Join(once, "\n"), nil), normalize(strings.Join(submitted, "\n"), nil); slices.Equal(a, b) {
+		t.Error("an io_uring_enter that submitted is dropped")
+	}
+}
