@@ -7,20 +7,14 @@
 package main
 
 import (
-	"bufio"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // straceCalls are the system calls sock/ makes, the ones compared.
@@ -40,62 +34,7 @@ func TestTraceMatchesStrace(t *testing.T) {
 	for _, mode := range []string{"iterative", "event"} {
 		t.Run(mode, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "strace.txt")
-			cmd := exec.Command(strace, "-f", "-qq", "-s", "64", "-e", "trace="+straceCalls, "-e", "signal=none", "-o", out,
-				os.Args[0], "serve", "-mode", mode, "-loops", "1", "-addr", "127.0.0.1:0", "-trace", "-trace-strsize", "64")
-			// TZ="": the log's clock needs no zoneinfo file, whose reads
-			// would be the runtime's, not sock's.
-			cmd.Env = append(os.Environ(), "FETCHADD_MAIN=1", "TZ=")
-			stderr, _ := cmd.StderrPipe()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer cmd.Process.Kill()
-			lines := make(chan string, 1000)
-			go func() {
-				defer close(lines)
-				r := bufio.NewReader(stderr)
-				for {
-					line, err := r.ReadString('\n')
-					if line != "" {
-						lines <- line
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-			var traced []string
-			addr, pid := "", 0
-			for addr == "" {
-				select {
-				case line, ok := <-lines:
-					if !ok {
-						t.Fatalf("the server ended before listening; its trace: %q", traced)
-					}
-					if m := listening.FindStringSubmatch(line); m != nil {
-						addr = m[1]
-					} else if m := pidLine.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
-						pid, _ = strconv.Atoi(m[1])
-					} else if !strings.HasPrefix(line, "fetchadd:") {
-						traced = append(traced, line)
-					}
-				case <-time.After(timeout):
-					t.Fatal("the server did not start")
-				}
-			}
-			if pid <= 0 {
-				t.Fatal("the server did not say its pid")
-			}
-			session(t, addr)
-			syscall.Kill(pid, syscall.SIGTERM) // the server, not strace
-			for line := range lines {
-				if !strings.HasPrefix(line, "fetchadd:") {
-					traced = append(traced, line)
-				}
-			}
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("server under strace: %v", err)
-			}
+			traced := tracedServer(t, mode, strace, "-f", "-qq", "-s", "64", "-e", "trace="+straceCalls, "-e", "signal=none", "-o", out)
 			raw, err := os.ReadFile(out)
 			if err != nil {
 				t.Fatal(err)
@@ -146,29 +85,7 @@ func TestTraceMatchesStrace(t *testing.T) {
 	}
 }
 
-// session: two clients in turn, one with a last line and no LF.
-func session(t *testing.T, addr string) {
-	for _, s := range []struct{ send, want string }{
-		{"5\n3\r\nx\n", "  --> 0\r\n  --> 5\r\n!!!!\r\n"},
-		{"7", "  --> 8\r\n"},
-	} {
-		c, err := net.DialTimeout("tcp", addr, timeout)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(timeout))
-		c.Write([]byte(s.send))
-		c.(*net.TCPConn).CloseWrite()
-		got, _ := io.ReadAll(c)
-		c.Close()
-		if string(got) != s.want {
-			t.Fatalf("sent %q, got %q, want %q", s.send, got, s.want)
-		}
-	}
-}
-
 var (
-	pidLine   = regexp.MustCompile(`fetchadd: .*pid (\d+)$`)
 	pidPrefix = regexp.MustCompile(`^(\[pid +\d+\] |\d+ +)`)
 	resultSep = regexp.MustCompile(`\) += `)
 	unfinish  = regexp.MustCompile(` <unfinished \.\.\.>$`)

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"fetchadd/server"
 )
 
 // TestTraceMatchesStraceUring: strace sees the uring mode's io_uring_enter
@@ -23,7 +25,8 @@ func TestTraceMatchesStraceUring(t *testing.T) {
 		t.Skip("strace is not installed (.ci/run installs it)")
 	}
 	out := filepath.Join(t.TempDir(), "strace.txt")
-	traced := tracedServer(t, strace, "-f", "-qq", "-e", "trace=socket,io_uring_enter", "-e", "signal=none", "-o", out)
+	skipRefused(t, server.CheckUring())
+	traced := tracedServer(t, server.Uring, strace, "-f", "-qq", "-e", "trace=socket,io_uring_enter", "-e", "signal=none", "-o", out)
 	raw, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)

@@ -4,21 +4,15 @@ package main
 // and its -trace.
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 	"unsafe"
 
 	"fetchadd/server"
@@ -103,86 +97,6 @@ func TestUringRefused(t *testing.T) {
 	}
 }
 
-// tracedServer runs "serve -mode uring -loops 1 -trace" (under strace
-// when prefix holds its command line), drives one session through it,
-// stops it with SIGTERM, and returns its -trace lines.
-func tracedServer(t *testing.T, prefix ...string) []string {
-	t.Helper()
-	skipRefused(t, server.CheckUring())
-	args := append(prefix, os.Args[0], "serve", "-mode", "uring", "-loops", "1", "-addr", "127.0.0.1:0", "-trace", "-trace-strsize", "64")
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), "FETCHADD_MAIN=1", "TZ=", "GORACE=atexit_sleep_ms=0")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := make(chan string, 10000)
-	go func() {
-		defer close(lines)
-		r := bufio.NewReader(stderr)
-		for {
-			line, err := r.ReadString('\n')
-			if line != "" {
-				lines <- strings.TrimSuffix(line, "\n")
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	var traced []string
-	addr, pid := "", 0
-	for addr == "" {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("the server ended before listening: %q", traced)
-			}
-			if m := listening.FindStringSubmatch(line); m != nil {
-				addr = m[1]
-			} else if m := regexp.MustCompile(`fetchadd: .*pid (\d+)$`).FindStringSubmatch(line); m != nil {
-				pid, _ = strconv.Atoi(m[1])
-			} else {
-				traced = append(traced, line)
-			}
-		case <-time.After(timeout):
-			t.Fatal("the server did not start")
-		}
-	}
-	uringSession(t, addr)
-	syscall.Kill(pid, syscall.SIGTERM) // the server, not strace
-	for line := range lines {
-		traced = append(traced, line)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("the server: %v; its trace:\n%s", err, strings.Join(traced, "\n"))
-	}
-	return traced
-}
-
-// uringSession: two clients in turn, the second with a last line and no
-// LF; each half-closes and reads its replies.
-func uringSession(t *testing.T, addr string) {
-	for _, s := range []struct{ send, want string }{
-		{"5\n3\r\nx\n", "  --> 0\r\n  --> 5\r\n!!!!\r\n"},
-		{"7", "  --> 8\r\n"},
-	} {
-		c, err := net.DialTimeout("tcp", addr, timeout)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(timeout))
-		c.Write([]byte(s.send))
-		c.(*net.TCPConn).CloseWrite()
-		got, _ := io.ReadAll(c)
-		c.Close()
-		if string(got) != s.want {
-			t.Fatalf("sent %q, got %q, want %q", s.send, got, s.want)
-		}
-	}
-}
-
 // TestUringTrace: -trace shows the operations of a uring server's
 // session, each when it is queued and when it completes, with its
 // descriptor and its result: the multishot accept on the listening
@@ -193,7 +107,8 @@ func TestUringTrace(t *testing.T) {
 	if _, err := os.Stat("/proc/self"); err != nil {
 		t.Skip("needs /proc")
 	}
-	traced := tracedServer(t)
+	skipRefused(t, server.CheckUring())
+	traced := tracedServer(t, server.Uring)
 	at := 0 // each line is looked for after the last one found
 	find := func(pattern string) []string {
 		t.Helper()

@@ -187,17 +187,7 @@ func TestLoopHoldsBoundedReplies(t *testing.T) {
 	for _, mode := range []string{Poll, Event} {
 		t.Run(mode, func(t *testing.T) {
 			srv, l := listenLoop(t, Config{Mode: mode}, 0)
-			client, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			fd, peer, err := sock.Accept(srv.lfd, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l.register(accepted{fd, peer})
-			c := l.conns[fd]
+			c, client := loopConn(t, srv, l)
 			defer l.closeDead()
 			defer l.kill(c, nil)
 
@@ -217,7 +207,7 @@ func TestLoopHoldsBoundedReplies(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, ev := range events {
-					if ev.Fd == fd {
+					if ev.Fd == c.fd {
 						l.handle(ev)
 					}
 				}
@@ -290,12 +280,19 @@ func TestStopAfterServe(t *testing.T) {
 func TestHandOverToStoppedLoop(t *testing.T) {
 	srv, l := listenLoop(t, Config{Mode: Event, Loops: 2}, 1)
 	l.stop()
+	handOverToStopped(t, srv, l)
+}
+
+// handOverToStopped hands a connection to loop l, which has stopped, and
+// checks that it is closed and uncounted, not left in l's inbox.
+func handOverToStopped(t *testing.T, srv *Server, l *loop) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(fds[1])
-	srv.active.Add(1) // as acceptAll counts it
+	srv.active.Add(1) // as deal counts it
 	l.handOver(accepted{fd: fds[0]})
 	if len(l.inbox) != 0 || srv.active.Load() != 0 {
 		t.Fatalf("inbox %d, active %d after a hand-off to a stopped loop; want 0, 0", len(l.inbox), srv.active.Load())

@@ -59,16 +59,7 @@ func uringLoop(t testing.TB, cfg Config) (*Server, *uloop) {
 // no receive for it, as the readiness loop stops watching it.
 func TestUringHoldsBoundedReplies(t *testing.T) {
 	srv, l := uringLoop(t, Config{})
-	client, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	fd, peer, err := sock.Accept(srv.lfd, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.register(accepted{fd, peer})
+	client, fd := uringClient(t, srv, l)
 	c := l.conns[fd]
 	// 4 MB of requests: far more than the socket buffers, the replies
 	// and a receive take together.
@@ -175,16 +166,7 @@ func TestUringNoAllocs(t *testing.T) {
 // the socket takes, drops an unfinished line, and closes.
 func TestUringStopAnswers(t *testing.T) {
 	srv, l := uringLoop(t, Config{})
-	client, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	fd, peer, err := sock.Accept(srv.lfd, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.register(accepted{fd, peer})
+	client, _ := uringClient(t, srv, l)
 	// Two receives' worth of lines, and the start of one more: in the
 	// server's socket once Write returns (loopback).
 	const lines = uringBufSize/2 + 1000
@@ -241,19 +223,7 @@ func TestUringAcceptPause(t *testing.T) {
 func TestUringHandOverToStoppedLoop(t *testing.T) {
 	srv, l := uringLoop(t, Config{})
 	l.stop()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds[1])
-	srv.active.Add(1) // as deal counts it
-	l.handOver(accepted{fd: fds[0]})
-	if len(l.inbox) != 0 || srv.active.Load() != 0 {
-		t.Fatalf("inbox %d, active %d after a hand-off to a stopped loop; want 0, 0", len(l.inbox), srv.active.Load())
-	}
-	if n, err := unix.Read(fds[1], make([]byte, 1)); n != 0 || err != nil {
-		t.Fatalf("the handed connection is still open: read %d, %v", n, err)
-	}
+	handOverToStopped(t, srv, &l.loop)
 }
 
 // uringClient connects a client to the uring loop's server and gives
