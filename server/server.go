@@ -424,10 +424,14 @@ func refuse(replies []byte, err error) []byte {
 }
 
 // why is what a client is told of a failed save: the system's word for it
-// ("no space left on device"), without the file's name, which is the
-// server's business (its log has it).
+// ("no space left on device"), or that the state file was removed or
+// replaced, without the file's name, which is the server's business (its
+// log has it).
 func why(err error) string {
 	var errno unix.Errno
+	if errors.Is(err, state.ErrReplaced) {
+		return state.ErrReplaced.Error()
+	}
 	if errors.As(err, &errno) {
 		return errno.Error()
 	}

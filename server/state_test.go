@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -34,6 +35,19 @@ func pipelineOnes(addr string, n int) ([]int64, error) {
 		}
 	}
 	return vals, nil
+}
+
+// roundTrip sends a line on c and returns the reply line.
+func roundTrip(t *testing.T, c net.Conn, r *bufio.Reader, line string) string {
+	t.Helper()
+	if _, err := c.Write([]byte(line)); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reply
 }
 
 // TestStateEveryMode: with a state file, every mode hands out each value
@@ -81,5 +95,71 @@ func TestStateEveryMode(t *testing.T) {
 				t.Fatalf("after a restart: %v, %v; want %d", vals, err, clients*lines)
 			}
 		})
+	}
+}
+
+// TestStateReplaced: in every mode, once the state file is removed, its
+// directory removed, or a copy of it moved over it while the server runs,
+// every add is refused with a line saying so, the log says what happened,
+// and adds stay refused; a server started again on what is at the path
+// then (the copy) hands out no value twice.
+func TestStateReplaced(t *testing.T) {
+	cases := map[string]func(path string) error{
+		"rm": os.Remove,
+		"rm -rf of its directory": func(path string) error {
+			return os.RemoveAll(filepath.Dir(path))
+		},
+		"mv of a copy over it": func(path string) error {
+			b, err := os.ReadFile(path)
+			if err == nil {
+				err = os.WriteFile(path+".copy", b, 0o644)
+			}
+			if err == nil {
+				err = os.Rename(path+".copy", path)
+			}
+			return err
+		},
+	}
+	const refused = "!!!! not saved: the state file was removed or replaced while the server ran (the add may still count)\r\n"
+	for _, mode := range Modes {
+		for name, do := range cases {
+			t.Run(mode+"/"+name, func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "dir", "counter")
+				os.Mkdir(filepath.Dir(path), 0o755)
+				srv, logs, stopFirst := serve(t, Config{Mode: mode, Loops: 1, StatePath: path})
+				stop := sync.OnceFunc(stopFirst)
+				defer stop()
+				if vals, err := pipelineOnes(srv.Addr().String(), 5); err != nil || vals[4] != 4 {
+					t.Fatal(vals, err)
+				}
+				if err := do(path); err != nil {
+					t.Fatal(err)
+				}
+				c, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(timeout))
+				r := bufio.NewReader(c)
+				for i := 0; i < 2; i++ {
+					if got := roundTrip(t, c, r, "1\n"); got != refused {
+						t.Fatalf("add %d after %s: %q; want %q", i+1, name, got, refused)
+					}
+				}
+				if !strings.Contains(logs.String(), "state: "+path+": the state file was removed or replaced while the server ran") {
+					t.Fatalf("the log does not say what happened:\n%s", logs.String())
+				}
+				if name != "mv of a copy over it" {
+					return
+				}
+				stop()
+				again, _, stopAgain := serve(t, Config{Mode: mode, StatePath: path})
+				defer stopAgain()
+				if vals, err := pipelineOnes(again.Addr().String(), 1); err != nil || vals[0] != 5 {
+					t.Fatalf("a server started on the copy: %v, %v; want 5, the first value not handed out", vals, err)
+				}
+			})
+		}
 	}
 }

@@ -29,10 +29,11 @@ type File struct {
 	path     string
 	logger   *log.Logger
 	fd       int
-	lockFd   int // PATH.lock, locked while the file is open (-1: none)
 	slotSize int
 	seq      uint64 // the last commit's number
 	readOnly error  // not nil: every commit fails with it
+	replaced error  // not nil: the file is no longer at path (stillThere)
+	digits   []byte // the value being written, in decimal
 	buf      []byte // the record being written
 
 	mu         sync.Mutex
@@ -116,24 +117,32 @@ func (f *File) Saved(v uint64) (done bool, err error) {
 }
 
 // commit writes value as the next commit, into the slot that does not
-// hold the last one, and syncs it: pwrite, then fdatasync. A failed
-// commit leaves seq as it was, so the next one writes the same slot
-// again, never the slot that holds the last good commit. It writes over
-// bytes the file has, so a full disk cannot fail it (on file systems
-// that overwrite in place).
+// hold the last one, and syncs it: pwrite, then fdatasync, then a look
+// that the file is still the one at its path (stillThere): only then may
+// the adds be answered. A failed commit leaves seq as it was, so the next
+// one writes the same slot again, never the slot that holds the last good
+// commit. It writes over bytes the file has, so a full disk cannot fail
+// it (on file systems that overwrite in place).
 func (f *File) commit(value fetchadd.Number) error {
-	if f.readOnly != nil {
+	switch {
+	case f.readOnly != nil:
 		return f.readOnly
+	case f.replaced != nil:
+		return f.replaced
 	}
 	seq := f.seq + 1
-	f.buf = record(f.buf, seq, f.slotSize, value)
-	if len(f.buf) > f.slotSize {
-		return fmt.Errorf("a counter of %d bytes does not fit in a slot of %d", len(f.buf), f.slotSize)
+	f.digits = value.Append(f.digits[:0])
+	if len(f.digits) > valueRoom(f.slotSize) {
+		return fmt.Errorf("a counter of %d digits does not fit in a slot of %d bytes", len(f.digits), f.slotSize)
 	}
+	f.buf = record(f.buf, seq, f.slotSize, f.digits, 0)
 	if _, err := pwrite(f.fd, f.buf, int64(seq%2)*int64(f.slotSize)); err != nil {
 		return err
 	}
 	if err := datasync(f.fd); err != nil {
+		return err
+	}
+	if err := f.stillThere(); err != nil {
 		return err
 	}
 	f.seq = seq
@@ -150,9 +159,6 @@ func (f *File) Close() int {
 		f.cond.Wait()
 	}
 	f.mu.Unlock()
-	unix.Close(f.fd)
-	if f.lockFd >= 0 {
-		unix.Close(f.lockFd)
-	}
+	unix.Close(f.fd) // and so the lock
 	return f.commits
 }

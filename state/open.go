@@ -2,12 +2,14 @@ package state
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
+	"strconv"
 
 	"fetchadd/fetchadd"
 
@@ -15,87 +17,138 @@ import (
 )
 
 // Open reads the counter saved in the state file at path and returns the
-// file, ready for Start, and the value. A file that does not exist is
-// created, holding 0. A file that is damaged, cut short or not a state
-// file is refused, with an error that names it and says what is wrong,
-// and is left as it was; reset says to write 0 over it instead. A file
-// the process may read but not write is opened all the same: its value
-// is served, and every commit fails, so every add is refused.
+// file, locked and ready for Start, and the value. A file that does not
+// exist is created, holding 0; a symbolic link to nothing is refused. A
+// file that is damaged, cut short or not a state file is refused, with an
+// error that names it and says what is wrong, and is left as it was;
+// reset says to write 0 over it instead. A file in format version 1 is
+// read and rewritten in version 2. A file the process may read but not
+// write is opened all the same: its value is served, and every commit
+// fails, so every add is refused.
+//
+// The lock is flock's, on the file itself: every name of the file (a
+// symbolic or hard link) reaches it, it goes when the process does,
+// however it ends, and no lock file is left beside the state file. A
+// file another server holds is refused, reset or not.
 func Open(path string, reset bool, logger *log.Logger) (*File, fetchadd.Number, error) {
-	f := &File{path: path, logger: logger, fd: -1, lockFd: -1}
-	if err := f.lock(); err != nil {
+	f := &File{path: path, logger: logger, fd: -1}
+	value, err := f.open(reset)
+	if err != nil {
+		if f.fd >= 0 {
+			unix.Close(f.fd)
+		}
 		return nil, fetchadd.Number{}, err
 	}
-	opened, value, err := f.open(reset)
-	if err != nil && f.lockFd >= 0 {
-		unix.Close(f.lockFd)
-	}
-	return opened, value, err
+	return f, value, nil
 }
 
-// lock takes the lock file PATH.lock, so that no two servers use one
-// state file: each would hand out the other's values. The lock file is
-// never replaced, as the state file is by create; flock's lock goes when
-// the process does, however it ends. On a file system the process cannot
-// write, where there is no lock file, there is nothing to protect.
-func (f *File) lock() error {
-	name := f.path + ".lock"
-	fd, err := open(name, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW)
-	if errors.Is(err, unix.EROFS) || errors.Is(err, unix.EACCES) {
-		if fd, err = open(name, unix.O_RDONLY|unix.O_NOFOLLOW); errors.Is(err, unix.ENOENT) {
-			return nil
+// maxTries bounds how often open starts again because the file at path
+// was replaced, removed or created by someone else while it opened it.
+const maxTries = 100
+
+// open opens, locks and reads the file, or creates it (see Open).
+func (f *File) open(reset bool) (fetchadd.Number, error) {
+	for try := 0; try < maxTries; try++ {
+		err := f.openLocked()
+		if errors.Is(err, unix.ENOENT) {
+			absent, err := f.absent()
+			if err != nil || !absent {
+				if err != nil {
+					return fetchadd.Number{}, err
+				}
+				continue // made meanwhile: open it
+			}
+			if err := f.create(fetchadd.Int(0), f.path, false); errors.Is(err, unix.EEXIST) {
+				continue // another server made it meanwhile: open that one
+			} else if err != nil {
+				return fetchadd.Number{}, f.wrap(err)
+			}
+			f.logger.Printf("state: %s: created, holding 0", f.path)
+			return fetchadd.Int(0), nil
 		}
+		if err != nil {
+			return fetchadd.Number{}, err
+		}
+		if how, err := moved(f.fd, f.path); err != nil || how != "" {
+			unix.Close(f.fd) // replaced or removed between open and flock
+			f.fd = -1
+			if err != nil {
+				return fetchadd.Number{}, f.wrap(err)
+			}
+			continue
+		}
+		return f.read(reset)
+	}
+	return fetchadd.Number{}, f.errorf("replaced or removed %d times while it was being opened", maxTries)
+}
+
+// openLocked opens the file at path, for writing too if it may, and takes
+// its lock. It fails with ENOENT if there is no file there.
+func (f *File) openLocked() error {
+	f.readOnly = nil
+	fd, err := open(f.path, unix.O_RDWR)
+	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EROFS) || errors.Is(err, unix.EPERM) {
+		f.readOnly = fmt.Errorf("state file %s is read-only: %w", f.path, err)
+		fd, err = open(f.path, unix.O_RDONLY)
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return err
 	}
 	if err != nil {
 		return f.wrap(err)
 	}
-	if err := retry(func() error { return unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) }); err != nil {
+	if err := flock(fd); err != nil {
 		unix.Close(fd)
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return f.errorf("in use by another server (%s is locked)", name)
+			return f.errorf("in use by another server (it holds the file's lock)")
 		}
-		return f.wrap(wrap("flock", err))
+		return f.wrap(err)
 	}
-	f.lockFd = fd
+	f.fd = fd
 	return nil
 }
 
-// open reads the file, or creates it (see Open).
-func (f *File) open(reset bool) (*File, fetchadd.Number, error) {
-	path, logger := f.path, f.logger
-	if reset {
-		if err := f.create(fetchadd.Int(0)); err != nil {
-			return nil, fetchadd.Number{}, f.wrap(err)
-		}
-		logger.Printf("state: %s: reset to 0", path)
-		return f, fetchadd.Int(0), nil
-	}
-	fd, err := open(path, unix.O_RDWR)
+// absent says whether nothing at all is at path. A symbolic link to
+// nothing is refused: creating the file would make it at the link's
+// target, wherever that points.
+func (f *File) absent() (bool, error) {
+	var st unix.Stat_t
+	err := lstat(f.path, &st)
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		if err := f.create(fetchadd.Int(0)); err != nil {
-			return nil, fetchadd.Number{}, f.wrap(err)
-		}
-		logger.Printf("state: %s: created, holding 0", path)
-		return f, fetchadd.Int(0), nil
-	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EROFS), errors.Is(err, unix.EPERM):
-		f.readOnly = fmt.Errorf("state file %s is read-only: %w", path, err)
-		if fd, err = open(path, unix.O_RDONLY); err != nil {
-			return nil, fetchadd.Number{}, f.wrap(err)
-		}
+		return true, nil
 	case err != nil:
-		return nil, fetchadd.Number{}, f.wrap(err)
+		return false, f.wrap(err)
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		to, _ := os.Readlink(f.path)
+		return false, f.errorf("a symbolic link to %s, which does not exist: refused rather than create a file there (give -state that path to create it)", to)
 	}
-	f.fd = fd
-	value, err := f.load()
-	if err != nil {
-		unix.Close(fd)
-		return nil, fetchadd.Number{}, err
+	return false, nil
+}
+
+// read reads the locked file, or writes 0 over it if reset, and rewrites
+// a version 1 file in version 2.
+func (f *File) read(reset bool) (fetchadd.Number, error) {
+	if reset {
+		if err := f.replace(fetchadd.Int(0)); err != nil {
+			return fetchadd.Number{}, f.wrap(err)
+		}
+		f.logger.Printf("state: %s: reset to 0", f.path)
+		return fetchadd.Int(0), nil
 	}
-	if f.readOnly != nil {
-		logger.Printf("state: %v: every add will be refused", f.readOnly)
+	value, v1, err := f.load()
+	switch {
+	case err != nil:
+		return fetchadd.Number{}, err
+	case f.readOnly != nil:
+		f.logger.Printf("state: %v: every add will be refused", f.readOnly)
+	case v1:
+		if err := f.replace(value); err != nil {
+			return fetchadd.Number{}, f.wrap(fmt.Errorf("rewriting it in format version %d: %w", version, err))
+		}
+		f.logger.Printf("state: %s: rewritten from format version 1 to %d, holding %v", f.path, version, value)
 	}
-	return f, value, nil
+	return value, nil
 }
 
 // wrap says that err is about the file: "state file PATH: ...".
@@ -112,112 +165,196 @@ func (f *File) errorf(format string, args ...any) error {
 // largest counter, far less than would hurt to read.
 const maxSize = 1 << 20
 
-// load reads both slots and takes the newer good one. The other may be
-// torn by a crash in the middle of its write, a write no client was
-// answered for, or damaged if it held an older commit than the good one:
-// neither hides a value a client has seen. Any other fault refuses the
-// file.
-func (f *File) load() (fetchadd.Number, error) {
+// load reads the whole file and decodes it; v1 says it is in format
+// version 1.
+func (f *File) load() (value fetchadd.Number, v1 bool, err error) {
 	var st unix.Stat_t
 	if err := fstat(f.fd, &st); err != nil {
-		return fetchadd.Number{}, f.wrap(err)
+		return fetchadd.Number{}, false, f.wrap(err)
 	}
 	switch {
 	case st.Mode&unix.S_IFMT != unix.S_IFREG:
-		return fetchadd.Number{}, f.errorf("not a regular file")
+		return fetchadd.Number{}, false, f.errorf("not a regular file")
 	case st.Size > maxSize:
-		return fetchadd.Number{}, f.errorf("not a fetchadd state file (%d bytes, too big for one)", st.Size)
+		return fetchadd.Number{}, false, f.errorf("not a fetchadd state file (%d bytes, too big for one)", st.Size)
 	}
 	b := make([]byte, st.Size)
 	if n, err := pread(f.fd, b, 0); err != nil || n < len(b) {
-		return fetchadd.Number{}, f.errorf("read %d of %d bytes: %v", n, len(b), err)
+		return fetchadd.Number{}, false, f.errorf("read %d of %d bytes: %v", n, len(b), err)
 	}
+	return f.decode(b)
+}
+
+// decode reads both slots of the file's bytes b and takes the last
+// commit (see pick), as f's.
+func (f *File) decode(b []byte) (value fetchadd.Number, v1 bool, err error) {
 	if !bytes.HasPrefix(b, []byte(magic)) && (len(b) < 2*pageSize || !bytes.HasPrefix(b[len(b)/2:], []byte(magic))) {
-		return fetchadd.Number{}, f.errorf("not a fetchadd state file (%d bytes, no FETCHADD header); move it away, or give another -state", len(b))
+		return fetchadd.Number{}, false, f.errorf("not a fetchadd state file (%d bytes, no FETCHADD header); move it away, or give another -state", len(b))
 	}
-	size := int(st.Size / 2)
-	if first := readSlot(b); first.header {
-		size = first.slotSize
+	size := len(b) / 2
+	if len(b) >= sectorSize && (isV1(b) || sealed(b[:sectorSize]) && bytes.HasPrefix(b, []byte(magic))) {
+		size = int(binary.BigEndian.Uint32(b[12:]))
 	}
-	if size < pageSize || size%pageSize != 0 || int64(2*size) != st.Size {
-		return fetchadd.Number{}, f.errorf("cut short or damaged: %d bytes, want two slots of %d", st.Size, size)
+	if size < pageSize || size%pageSize != 0 || 2*size != len(b) {
+		return fetchadd.Number{}, false, f.errorf("cut short or damaged: %d bytes, want two slots of %d", len(b), size)
 	}
-	slots := [2]slot{readSlot(b[:size]), readSlot(b[size:])}
+	v1 = isV1(b[:size]) || isV1(b[size:])
+	read := readSlot
+	if v1 {
+		read = readSlotV1
+	}
+	slots := [2]slot{read(b[:size], 0), read(b[size:], 1)}
 	for i := range slots {
-		if s := &slots[i]; s.ok && (s.seq%2 != uint64(i) || s.slotSize != size) {
-			s.ok, s.problem = false, fmt.Sprintf("commit %d of slot size %d does not belong there", s.seq, s.slotSize)
+		if s := &slots[i]; s.whole && s.slotSize != size {
+			s.whole, s.problem = false, fmt.Sprintf("commit %d is of slot size %d, in a slot of %d", s.seq, s.slotSize, size)
 		}
 	}
-	if slots[0].ok && slots[1].ok {
-		newer := 0
+	i, err := f.pick(slots)
+	if err != nil {
+		return fetchadd.Number{}, false, err
+	}
+	f.slotSize, f.seq = size, slots[i].seq
+	return slots[i].value, v1, nil
+}
+
+// pick says which slot holds the last commit: the newer when both are
+// whole; else the whole one, when the other was torn by a crash in the
+// middle of the very next commit, which no client was answered for, or
+// when all the other shows is older. Anything else may hide a later
+// commit that clients saw, and refuses the file (format.go says why).
+func (f *File) pick(slots [2]slot) (int, error) {
+	if slots[0].whole && slots[1].whole {
 		if slots[1].seq > slots[0].seq {
-			newer = 1
+			return 1, nil
 		}
-		return f.use(slots, newer), nil
+		return 0, nil
 	}
 	for g := range slots {
 		good, other := slots[g], slots[1-g]
-		if !good.ok {
+		if !good.whole {
 			continue
 		}
 		switch {
-		case other.header && other.seq == good.seq+1 && !other.ends && other.size > sectorSize:
-			f.logger.Printf("state: %s: slot %d was cut short by a crash in the middle of commit %d, which no client was answered for; using slot %d", f.path, 1-g, other.seq, g)
-			return f.use(slots, g), nil
-		case other.header && other.seq < good.seq && other.problem != "" && !strings.HasPrefix(other.problem, "written in format"):
+		case other.torn && other.newest == good.seq+1:
+			f.logger.Printf("state: %s: slot %d was torn by a crash in the middle of commit %d, which no client was answered for; using slot %d", f.path, 1-g, other.newest, g)
+			return g, nil
+		case other.head && other.version <= version && other.newest < good.seq:
 			f.logger.Printf("state: %s: slot %d, an older commit, is damaged (%s); using slot %d, the newer", f.path, 1-g, other.problem, g)
-			return f.use(slots, g), nil
+			return g, nil
 		}
-		return fetchadd.Number{}, f.errorf("damaged: slot %d: %s; the other slot holds %v from commit %d, but the damaged one may hold a later commit that clients saw, so neither is used; the file is left as it is (-state-reset starts over at 0)", 1-g, other.problem, good.value, good.seq)
+		return -1, f.errorf("damaged: slot %d: %s; the other slot holds %v from commit %d, but the damaged one may hold a later commit that clients saw, so neither is used; the file is left as it is (-state-reset starts over at 0)", 1-g, other.problem, good.value, good.seq)
 	}
 	for i, s := range slots {
-		if strings.HasPrefix(s.problem, "written in format") {
-			return fetchadd.Number{}, f.errorf("slot %d: %s", i, s.problem)
+		if s.head && s.version > version {
+			return -1, f.errorf("slot %d: %s", i, s.problem)
 		}
 	}
-	return fetchadd.Number{}, f.errorf("damaged: neither slot holds a good record (slot 0: %s; slot 1: %s); the file is left as it is (-state-reset starts over at 0)", slots[0].problem, slots[1].problem)
+	return -1, f.errorf("damaged: neither slot holds a good record (slot 0: %s; slot 1: %s); the file is left as it is (-state-reset starts over at 0)", slots[0].problem, slots[1].problem)
 }
 
-// use takes slot i of slots as the file's last commit.
-func (f *File) use(slots [2]slot, i int) fetchadd.Number {
-	f.slotSize, f.seq = slots[i].slotSize, slots[i].seq
-	return slots[i].value
-}
-
-// create writes a new state file holding value and makes it the file at
-// path: written and synced under a temporary name, renamed over path, and
-// the directory synced so that the new name is on disk too.
-func (f *File) create(value fetchadd.Number) error {
-	tmp := f.path + ".tmp"
-	os.Remove(tmp) // left by a crash; never written through: it may be a link
-	fd, err := open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
+// replace writes value over the file f holds locked: a new file, renamed
+// over it (create). It refuses a file that is not a regular file, or that
+// has other names (hard links): they would go on naming the old file,
+// whose lock goes when this one is closed, and a server started on one of
+// them would hand out its values again.
+func (f *File) replace(value fetchadd.Number) error {
+	var st unix.Stat_t
+	if err := fstat(f.fd, &st); err != nil {
+		return err
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return errors.New("not a regular file: left as it is")
+	case st.Nlink > 1:
+		return fmt.Errorf("the file has %d names (hard links), which would go on naming the old file: remove the others first", st.Nlink)
+	}
+	target, err := filepath.EvalSymlinks(f.path) // a symbolic link stays one
 	if err != nil {
+		return err
+	}
+	return f.create(value, target, true)
+}
+
+// create writes a new state file holding value and gives it the name
+// target: written and synced under a temporary name in target's
+// directory, locked before it has its name, then named target, and the
+// directory synced so that the name is on disk too. So a crash never
+// leaves a half-made file at target. A new file is named by link, which
+// fails with EEXIST if another server made target meanwhile; a file f
+// holds locked is replaced by rename. The new file, open and locked,
+// becomes f's, its last commit f.seq+1.
+func (f *File) create(value fetchadd.Number, target string, replace bool) error {
+	digits := value.Append(nil)
+	if len(digits) > valueRoom(slotSize) {
+		return fmt.Errorf("a counter of %d bytes does not fit in a slot of %d", len(digits), slotSize)
+	}
+	dir, base := filepath.Split(target)
+	fd, tmp, err := createTemp(dir, base)
+	if err != nil {
+		return err
+	}
+	named := false // tmp's file has its name: leave it
+	fail := func(err error) error {
+		unix.Close(fd)
+		if !named {
+			unlink(tmp)
+		}
 		return err
 	}
 	// Both slots hold value, the newer as commit f.seq+1, each in the
-	// slot its number says (seq%2).
+	// slot its number says (seq%2), every sector written.
 	b := make([]byte, 2*slotSize)
 	for seq := f.seq; seq <= f.seq+1; seq++ {
 		at := int(seq%2) * slotSize
-		record(b[at:at], seq, slotSize, value)
+		record(b[at:at], seq, slotSize, digits, slotSize/sectorSize)
 	}
-	if _, err = pwrite(fd, b, 0); err == nil {
-		err = datasync(fd)
+	if err := flock(fd); err != nil {
+		return fail(err)
 	}
-	if err == nil {
-		err = rename(tmp, f.path)
+	if _, err := pwrite(fd, b, 0); err != nil {
+		return fail(err)
 	}
-	if err == nil {
-		err = syncDir(filepath.Dir(f.path))
+	if err := datasync(fd); err != nil {
+		return fail(err)
 	}
-	if err != nil {
-		unix.Close(fd)
-		os.Remove(tmp)
-		return err
+	if replace {
+		if err := rename(tmp, target); err != nil {
+			return fail(err)
+		}
+		named = true
+	} else {
+		if err := link(tmp, target); err != nil {
+			return fail(err)
+		}
+		named = true
+		if err := unlink(tmp); err != nil {
+			return fail(err)
+		}
+	}
+	if err := syncDir(filepath.Clean(dir)); err != nil {
+		return fail(err)
+	}
+	if how, err := moved(fd, f.path); err != nil {
+		return fail(err)
+	} else if how != "" {
+		return fail(fmt.Errorf("replaced while it was created: %s", how))
 	}
 	if f.fd >= 0 {
 		unix.Close(f.fd)
 	}
 	f.fd, f.slotSize, f.seq = fd, slotSize, f.seq+1
 	return nil
+}
+
+// createTemp makes a new file of a name no other process uses, beside
+// base in dir: two servers creating the state file at once never
+// touch each other's. A crash leaves it behind, and it may be removed.
+func createTemp(dir, base string) (fd int, tmp string, err error) {
+	for try := 0; try < maxTries; try++ {
+		tmp = filepath.Join(dir, base+".tmp."+strconv.FormatUint(rand.Uint64(), 36))
+		if fd, err = open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW); !errors.Is(err, unix.EEXIST) {
+			break
+		}
+	}
+	return fd, tmp, err
 }

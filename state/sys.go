@@ -7,9 +7,10 @@ import (
 )
 
 // The file system calls the state file makes, each retried after EINTR
-// and named in its error, as sock/ does for the socket calls. pwrite and
-// datasync are variables so that a test can make them fail as a full or
-// failing disk does (ENOSPC, EIO).
+// and named in its error, as sock/ does for the socket calls. pwrite,
+// datasync and syncDir are variables so that a test can make them fail as
+// a full or failing disk does (ENOSPC, EIO), or see where and when they
+// are made.
 
 func open(path string, flags int) (int, error) {
 	var fd int
@@ -19,6 +20,20 @@ func open(path string, flags int) (int, error) {
 
 func fstat(fd int, st *unix.Stat_t) error {
 	return wrap("fstat", retry(func() error { return unix.Fstat(fd, st) }))
+}
+
+func stat(path string, st *unix.Stat_t) error {
+	return wrap("stat "+path, retry(func() error { return unix.Stat(path, st) }))
+}
+
+func lstat(path string, st *unix.Stat_t) error {
+	return wrap("lstat "+path, retry(func() error { return unix.Lstat(path, st) }))
+}
+
+// flock takes fd's file's exclusive lock, or fails with EWOULDBLOCK if
+// another open file description holds it.
+func flock(fd int) error {
+	return wrap("flock", retry(func() error { return unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) }))
 }
 
 func pread(fd int, p []byte, off int64) (int, error) {
@@ -44,9 +59,18 @@ func rename(from, to string) error {
 	return wrap("rename", retry(func() error { return unix.Rename(from, to) }))
 }
 
+// link gives from's file the name to; it fails with EEXIST if to exists.
+func link(from, to string) error {
+	return wrap("link", retry(func() error { return unix.Link(from, to) }))
+}
+
+func unlink(path string) error {
+	return wrap("unlink "+path, retry(func() error { return unix.Unlink(path) }))
+}
+
 // syncDir makes the directory's entries durable: after a rename, the new
 // name itself must reach the disk, not only the file's data.
-func syncDir(dir string) error {
+var syncDir = func(dir string) error {
 	fd, err := open(dir, unix.O_RDONLY)
 	if err != nil {
 		return err
