@@ -142,6 +142,18 @@ func TestTornWrite(t *testing.T) {
 	})
 }
 
+// TestLaterSectorRefused: a slot whose sector 0 holds an older commit
+// than the other slot's, but with a sector of a commit past the next one,
+// was not left so by a crash: it is refused, not read as an older slot.
+func TestLaterSectorRefused(t *testing.T) {
+	b := longFile(t, 1500)
+	_, d := digits(t, '6', 1500)
+	copy(b[sectorSize:2*sectorSize], record(nil, 6, slotSize, d, 0)[sectorSize:])
+	if got, err := decoded(b); err == nil || !strings.Contains(err.Error(), "damaged: slot 0: its sectors are of more than one commit (sector 0: 2, the newest: 6)") {
+		t.Fatalf("slot 0 holds commit 2 with a sector of commit 6: %q, %v; want refused", got, err)
+	}
+}
+
 // mixes writes next over slot 0 of b as a crash may leave it, each of
 // its sectors new or as it was, for every mix of the two; it calls check
 // with each mix ("0110": 1 is next's) and says whether all of next is on

@@ -32,7 +32,9 @@ func names(t *testing.T, dir string) []string {
 func TestLocked(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "counter")
-	f, c := openStarted(t, path)
+	f, _ := openStarted(t, path)
+	f.Close()
+	f, c := openStarted(t, path) // a file that exists, as after a restart
 	defer f.Close()
 	if err := os.Symlink(path, filepath.Join(dir, "symlink")); err != nil {
 		t.Fatal(err)
@@ -203,15 +205,17 @@ func TestRetryWritesFailedSlot(t *testing.T) {
 
 // TestRemovedOrReplaced: once the file the server opened is no longer
 // the one at its path (removed; its directory removed; another file
-// moved over it), every commit fails with ErrReplaced, saying what
-// happened, until the file is opened again.
+// moved over it; moved away), every commit fails with ErrReplaced, naming
+// the file, until the file is opened again: even if it is moved back.
 func TestRemovedOrReplaced(t *testing.T) {
-	cases := map[string]func(path string) error{
-		"rm": os.Remove,
-		"rm -rf of its directory": func(path string) error {
-			return os.RemoveAll(filepath.Dir(path))
-		},
-		"mv of a copy over it": func(path string) error {
+	away := func(path string) string { return filepath.Join(filepath.Dir(filepath.Dir(path)), "away") }
+	cases := []struct {
+		name     string
+		do, undo func(path string) error
+	}{
+		{"rm", os.Remove, nil},
+		{"rm -rf of its directory", func(path string) error { return os.RemoveAll(filepath.Dir(path)) }, nil},
+		{"mv of a copy over it", func(path string) error {
 			b, err := os.ReadFile(path)
 			if err == nil {
 				err = os.WriteFile(path+".copy", b, 0o644)
@@ -220,10 +224,12 @@ func TestRemovedOrReplaced(t *testing.T) {
 				err = os.Rename(path+".copy", path)
 			}
 			return err
-		},
+		}, nil},
+		{"mv away and back", func(path string) error { return os.Rename(path, away(path)) },
+			func(path string) error { return os.Rename(away(path), path) }},
 	}
-	for name, do := range cases {
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "dir", "counter")
 			os.Mkdir(filepath.Dir(path), 0o755)
 			f, c := openStarted(t, path)
@@ -231,13 +237,18 @@ func TestRemovedOrReplaced(t *testing.T) {
 			if err := f.Sync(c.add(1)); err != nil {
 				t.Fatal(err)
 			}
-			if err := do(path); err != nil {
+			if err := tc.do(path); err != nil {
 				t.Fatal(err)
 			}
 			for i := 0; i < 2; i++ {
 				err := f.Sync(c.add(1))
 				if !errors.Is(err, ErrReplaced) || !strings.Contains(err.Error(), path) {
-					t.Fatalf("commit %d after %s: %v; want ErrReplaced, naming %s", i+1, name, err, path)
+					t.Fatalf("commit %d after %s: %v; want ErrReplaced, naming %s", i+1, tc.name, err, path)
+				}
+				if i == 0 && tc.undo != nil {
+					if err := tc.undo(path); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 		})
