@@ -279,9 +279,9 @@ func (f *File) replace(value fetchadd.Number) error {
 // target: written and synced under a temporary name in target's
 // directory, locked before it has its name, then named target, and the
 // directory synced so that the name is on disk too. So a crash never
-// leaves a half-made file at target. A new file is named by link, which
-// fails with EEXIST if another server made target meanwhile; a file f
-// holds locked is replaced by rename. The new file, open and locked,
+// leaves a half-made file at target. A new file is named by a rename
+// that fails with EEXIST if another server made target meanwhile
+// (renameNew); a file f holds locked is replaced by rename. The new file, open and locked,
 // becomes f's, its last commit f.seq+1.
 func (f *File) create(value fetchadd.Number, target string, replace bool) error {
 	digits := value.Append(nil)
@@ -317,20 +317,14 @@ func (f *File) create(value fetchadd.Number, target string, replace bool) error 
 	if err := datasync(fd); err != nil {
 		return fail(err)
 	}
+	name := renameNew
 	if replace {
-		if err := rename(tmp, target); err != nil {
-			return fail(err)
-		}
-		named = true
-	} else {
-		if err := link(tmp, target); err != nil {
-			return fail(err)
-		}
-		named = true
-		if err := unlink(tmp); err != nil {
-			return fail(err)
-		}
+		name = rename
 	}
+	if err := name(tmp, target); err != nil {
+		return fail(err)
+	}
+	named = true
 	if err := syncDir(filepath.Clean(dir)); err != nil {
 		return fail(err)
 	}

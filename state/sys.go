@@ -59,9 +59,16 @@ func rename(from, to string) error {
 	return wrap("rename", retry(func() error { return unix.Rename(from, to) }))
 }
 
-// link gives from's file the name to; it fails with EEXIST if to exists.
-func link(from, to string) error {
-	return wrap("link", retry(func() error { return unix.Link(from, to) }))
+// linkNew gives from's file the name to, failing with EEXIST if to
+// exists, then takes the name from away: a rename that never replaces,
+// where the system has none (rename_*.go). Descriptors opened by the
+// name from then show it as deleted (in /proc, lsof), though the file
+// is there by its new name.
+func linkNew(from, to string) error {
+	if err := wrap("link", retry(func() error { return unix.Link(from, to) })); err != nil {
+		return err
+	}
+	return unlink(from)
 }
 
 func unlink(path string) error {

@@ -54,6 +54,7 @@ func normalize(text string, unordered []*regexp.Regexp) []string {
 		l = peerName.ReplaceAllString(l, "${1}ADDR${2}")
 		l = dateTime.ReplaceAllString(l, "DATE TIME")
 		l = tmpDir.ReplaceAllString(l, "DIR")
+		l = tmpName.ReplaceAllString(l, ".tmp.RANDOM")
 		l = timeLeft.ReplaceAllString(l, "left {TIME}")
 		l = waitTimeout.ReplaceAllString(l, "${1}MS)")
 		l = pollTimeout.ReplaceAllStringFunc(l, func(t string) string {
@@ -88,6 +89,7 @@ var (
 	pointer     = regexp.MustCompile(`\b0x[0-9a-f]{8,}\b`)
 	peerName    = regexp.MustCompile(`(SO_PEERNAME, )"(?:[^"\\]|\\.)*"(, \[\d+\])`)
 	tmpDir      = regexp.MustCompile(`(/[\w.-]+)*/notes\d+\b`)
+	tmpName     = regexp.MustCompile(`\.tmp\.[0-9a-z]+\b`) // the state file's temporary name (state/open.go)
 	dateTime    = regexp.MustCompile(`\b\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\b`)
 	timeLeft    = regexp.MustCompile(`left \{tv_sec=\d+, tv_nsec=\d+\}`)
 	waitTimeout = regexp.MustCompile(`(epoll_wait\(.*, \d+, )\d{3,}\)`)

@@ -997,7 +997,7 @@ var scenarios = []*scenario{
 			if err != nil {
 				return err
 			}
-			srv, err := e.server(1, fmt.Sprintf("strace -f -qq -yy -o strace.txt -e trace=openat,rename,renameat,renameat2,pwrite64,fsync,fdatasync,sendto -e signal=none bin/fetchadd serve -state counter -addr 127.0.0.1:%d", port), port)
+			srv, err := e.server(1, fmt.Sprintf("strace -f -qq -yy -o strace.txt -e trace=openat,flock,fstat,newfstatat,linkat,unlinkat,rename,renameat,renameat2,pwrite64,fsync,fdatasync,sendto -e signal=none bin/fetchadd serve -state counter -addr 127.0.0.1:%d", port), port)
 			if err != nil {
 				return err
 			}
