@@ -137,7 +137,7 @@ func TestReplyLineEnds(t *testing.T) {
 		}
 		body := strings.TrimSuffix(strings.TrimSuffix(reply, "\n"), "\r")
 		if want := "Enter next number: " + body + "\nEnter next number: "; out.String() != want {
-			t.Errorf("reply %q printed as %q, want %q", reply, out.String(), want)
+			t.Errorf("reply ending %q (%d bytes) printed ending %q (%d bytes), want ending %q", tail(reply), len(reply), tail(out.String()), out.Len(), tail(want))
 		}
 	}
 }
@@ -194,3 +194,6 @@ func (w *watchedWriter) String() string {
 	defer w.mu.Unlock()
 	return w.buf.String()
 }
+
+// tail is the end of s, for a message.
+func tail(s string) string { return s[max(len(s)-30, 0):] }
