@@ -389,6 +389,7 @@ as a RESP array, incr) the same way.
 	protoName := fs.String("proto", "fetchadd", "the server's protocol, `PROTO`: fetchadd, redis, redis-resp or memcached")
 	threads := fs.Int("threads", 1, "`N` event loops (threads) of the load generator")
 	idle := fs.Int("idle", 0, "`N` connections to open first and leave idle during the run")
+	timeout := fs.Duration("timeout", bench.DefaultTimeout, "how long a batch's replies may take, `DURATION`: later ones are errors, and a -d run ends by -d + DURATION")
 	trace := traceFlags(fs, stderr)
 	if status, done := parseFlags(fs, args, 1, stderr); done {
 		return status
@@ -402,6 +403,8 @@ as a RESP array, incr) the same way.
 		return usageError(stderr, "bench", "-c, -P and -threads must be at least 1, -idle at least 0")
 	case *requests < 0 || (*requests == 0 && *duration <= 0):
 		return usageError(stderr, "bench", "want -n > 0 or -d > 0")
+	case *timeout <= 0:
+		return usageError(stderr, "bench", fmt.Sprintf("-timeout %v: want more than 0", *timeout))
 	}
 	addr := fetchadd.DefaultAddr
 	if fs.NArg() == 1 {
@@ -411,10 +414,13 @@ as a RESP array, incr) the same way.
 		return usageError(stderr, "bench", err.Error())
 	}
 	cfg := bench.Config{Addr: addr, Proto: proto, Conns: *conns, Depth: *depth,
-		Duration: *duration, Requests: *requests, Threads: *threads, Idle: *idle}
+		Duration: *duration, Requests: *requests, Threads: *threads, Idle: *idle, Timeout: *timeout}
 	if f, ok := stderr.(*os.File); ok && client.IsTerminal(int(f.Fd())) {
 		cfg.Progress = stderr
 	}
+	stop, undo := stopOnInterrupt()
+	defer undo()
+	cfg.Stop = stop
 	res, err := bench.Run(cfg)
 	if res != nil {
 		bench.Print(stdout, cfg, res)
@@ -423,5 +429,40 @@ as a RESP array, incr) the same way.
 		fmt.Fprintf(stderr, "fetchadd bench: %v\n", err)
 		return exitFail
 	}
+	return benchStatus(stderr, res)
+}
+
+// benchStatus is bench's exit status: 1, with a line saying why, if the
+// replies were not all different values or some were wrong or missing.
+func benchStatus(stderr io.Writer, res *bench.Result) int {
+	switch {
+	case !res.Distinct:
+		fmt.Fprintf(stderr, "fetchadd bench: the replies were NOT all different values: %d repeated, %d outside the run's range\n", res.Dups, res.Outside)
+		return exitFail
+	case res.Errors > 0:
+		fmt.Fprintf(stderr, "fetchadd bench: %d errors: replies missing or not a number\n", res.Errors)
+		return exitFail
+	}
 	return exitOK
+}
+
+// stopOnInterrupt makes Ctrl-C (SIGINT) close the channel it returns,
+// so that a run ends early and prints what it measured. The function it
+// returns undoes it.
+func stopOnInterrupt() (stop <-chan struct{}, undo func()) {
+	interrupted := make(chan os.Signal, 1)
+	stopped := make(chan struct{})
+	done := make(chan struct{})
+	signal.Notify(interrupted, os.Interrupt)
+	go func() {
+		select {
+		case <-interrupted:
+			close(stopped)
+		case <-done:
+		}
+	}()
+	return stopped, func() {
+		signal.Stop(interrupted)
+		close(done)
+	}
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"math/bits"
 	"time"
 )
@@ -50,13 +51,17 @@ func (h *Histogram) Merge(o *Histogram) {
 	h.max = max(h.max, o.max)
 }
 
-// Percentile returns the latency below which p percent of the requests
-// took (0 < p <= 100); 100 is the largest, exactly.
+// Percentile returns the latency within which p percent of the requests
+// took (0 < p <= 100), by nearest rank: the bucket of the ceil(p% of
+// total)-th smallest latency (exact below 128 µs); 100 is the largest,
+// exactly.
 func (h *Histogram) Percentile(p float64) time.Duration {
 	if p >= 100 {
 		return time.Duration(h.max) * time.Microsecond
 	}
-	want := uint64(float64(h.total)*p/100 + 0.5)
+	// The rank, less a hair so that float rounding (100 * 0.29 is
+	// 28.999999999999996) does not push an exact rank to the next.
+	want := max(uint64(math.Ceil(float64(h.total)*p/100-1e-9)), 1)
 	var seen uint64
 	for b, c := range h.counts {
 		seen += c

@@ -34,3 +34,37 @@ func TestBucketsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestPercentileRank: below 128 µs the buckets are exact, so the
+// percentiles of 1..n µs are the nearest ranks themselves: p of n
+// latencies, rounded up. An off-by-one anywhere (the rank, the count
+// compared with it, the bucket returned) gives a neighbour.
+func TestPercentileRank(t *testing.T) {
+	cases := []struct {
+		n    uint64
+		p    float64
+		want uint64
+	}{
+		{100, 50, 50}, {100, 1, 1}, {100, 99, 99}, {100, 29, 29}, {100, 99.5, 100},
+		{10, 14, 2}, {10, 10, 1}, {10, 25, 3}, {10, 90, 9}, {10, 91, 10},
+		{1, 50, 1}, {3, 50, 2},
+	}
+	for _, tc := range cases {
+		var h Histogram
+		for us := uint64(1); us <= tc.n; us++ {
+			h.Record(us, 1)
+		}
+		if got := h.Percentile(tc.p); got != time.Duration(tc.want)*time.Microsecond {
+			t.Errorf("p%v of 1..%d µs = %v, want %d µs", tc.p, tc.n, got, tc.want)
+		}
+	}
+	var h Histogram // counts by the batch: 3 at 5 µs, 1 at 7 µs
+	h.Record(5, 3)
+	h.Record(7, 1)
+	if got := h.Percentile(75); got != 5*time.Microsecond {
+		t.Errorf("p75 of 5,5,5,7 µs = %v, want 5µs", got)
+	}
+	if got := h.Percentile(76); got != 7*time.Microsecond {
+		t.Errorf("p76 of 5,5,5,7 µs = %v, want 7µs", got)
+	}
+}

@@ -202,6 +202,9 @@ type testServer struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
 	closed bool
+	done   chan struct{} // closed by close: odd servers stop dribbling
+	adding chan struct{} // closed when an odd server reads its first add
+	added  sync.Once
 }
 
 // serverMode is how a testServer behaves.
@@ -211,6 +214,16 @@ const (
 	answering     serverMode = iota // every line of every connection
 	listeningOnce                   // answering, but it stops listening after its first accept
 	hangingUp                       // it closes each connection at once, unanswered
+	// The odd servers (odd_test.go) answer the counter's read ("0")
+	// and then misbehave.
+	silent     // reads the lines, answers none
+	everyOther // answers every other line of a connection
+	noLineEnd  // answers without CRLF
+	dribbling  // answers a byte at a time, one every dribbleEvery
+	unreading  // reads nothing more, as a stopped process
+	farAbove   // answers 2^34 above the counter
+	endless    // answers with bytes and never a line end
+	repeating  // answers every line with the counter's start
 )
 
 // startServer starts a server on an ephemeral loopback port.
@@ -220,7 +233,7 @@ func startServer(t *testing.T, mode serverMode) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{ln: ln, mode: mode, conns: make(map[net.Conn]bool)}
+	s := &testServer{ln: ln, mode: mode, conns: make(map[net.Conn]bool), done: make(chan struct{}), adding: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -261,6 +274,10 @@ func (s *testServer) serve(c net.Conn) {
 		return
 	}
 	r := bufio.NewReader(c)
+	if s.mode >= silent {
+		s.serveOdd(c, r)
+		return
+	}
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -280,6 +297,9 @@ func (s *testServer) serve(c net.Conn) {
 func (s *testServer) close() {
 	s.ln.Close()
 	s.mu.Lock()
+	if !s.closed {
+		close(s.done)
+	}
 	s.closed = true
 	for c := range s.conns {
 		c.Close()

@@ -20,12 +20,27 @@ type worker struct {
 	replies atomic.Int64
 	errors  atomic.Int64
 
-	base    int64    // the counter before the run
-	seen    []uint64 // bit v-base: some reply said v
-	dups    int64    // replies whose value this worker had seen already
-	outside int64    // replies below base or far above it
-	latency Histogram
+	missing  int64     // replies that did not come: late, or the connection closed
+	timedOut int64     // connections closed because their replies were late
+	firstBad string    // the first reply that was not a number, quoted
+	checkAt  time.Time // when a batch may be late: look then (zero: none in flight)
+
+	base      int64    // the counter before the run
+	seen      []uint64 // bit v-base: some reply said v
+	dups      int64    // replies whose value this worker had seen already
+	outside   int64    // replies below base or above what the run can have reached
+	unchecked int64    // replies past the bitmap's window
+	latency   Histogram
 }
+
+// maxReply is the longest reply the load generator reads: a number and
+// its prefix take 30 bytes; a longer line is no reply it can use, and a
+// connection that sends one is failed rather than buffered.
+const maxReply = 512
+
+// stopPoll is how often, at most, a worker waiting for replies looks at
+// Config.Stop.
+const stopPoll = 100 * time.Millisecond
 
 // conn is one connection of a worker.
 type conn struct {
@@ -104,9 +119,12 @@ func (w *worker) run() error {
 	}
 	buf := make([]byte, 64<<10)
 	for len(w.conns) > 0 {
-		events, err := w.poller.Wait(-1)
+		events, err := w.poller.Wait(w.waitTime())
 		if err != nil {
 			return err
+		}
+		if w.l.stopped.Load() {
+			return nil // interrupted: the deferred close drops the connections
 		}
 		now := time.Now()
 		for _, ev := range events {
@@ -121,8 +139,52 @@ func (w *worker) run() error {
 				w.receive(c, buf, now)
 			}
 		}
+		w.expire(now)
 	}
 	return nil
+}
+
+// waitTime is how long, in milliseconds, the poller may wait: until a
+// batch may be late, and no longer than stopPoll if the run can be
+// stopped; -1 for no limit.
+func (w *worker) waitTime() int {
+	limit := time.Duration(-1)
+	if !w.checkAt.IsZero() {
+		limit = max(time.Until(w.checkAt), 0)
+	}
+	if w.l.cfg.Stop != nil && (limit < 0 || limit > stopPoll) {
+		limit = stopPoll
+	}
+	if limit < 0 {
+		return -1
+	}
+	return int((limit + time.Millisecond - 1) / time.Millisecond) // rounded up: wake when it is due, not before
+}
+
+// expire fails the connections whose batch has waited longer than
+// Config.Timeout for its replies, once the earliest is due, and notes when
+// the next may be. A batch sent later is due later: checkAt only moves on.
+func (w *worker) expire(now time.Time) {
+	if w.checkAt.IsZero() || now.Before(w.checkAt) {
+		return
+	}
+	w.checkAt = time.Time{}
+	for _, c := range w.conns { // each has a batch in flight
+		due := c.sent.Add(w.l.cfg.Timeout)
+		if !now.Before(due) {
+			w.timedOut++
+			w.fail(c)
+			continue
+		}
+		w.due(due)
+	}
+}
+
+// due notes that a batch may be late at t.
+func (w *worker) due(t time.Time) {
+	if w.checkAt.IsZero() || t.Before(w.checkAt) {
+		w.checkAt = t
+	}
 }
 
 // next sends the connection's next batch, or closes it when the run is
@@ -136,6 +198,7 @@ func (w *worker) next(c *conn) {
 	c.outstanding = n
 	c.out = w.l.batch[:n*w.l.requestLen]
 	c.sent = time.Now()
+	w.due(c.sent.Add(w.l.cfg.Timeout))
 	w.send(c)
 }
 
@@ -188,25 +251,38 @@ func (w *worker) receive(c *conn, buf []byte, now time.Time) {
 			w.mark(v)
 			got++
 		} else {
-			w.errors.Add(1)
+			w.bad(line)
 		}
 	}
-	c.in = append(c.in[:0], data...) // a partial reply, for the next read
 	if got > 0 {
 		w.replies.Add(int64(got))
 		w.latency.Record(uint64(max(now.Sub(c.sent).Microseconds(), 0)), got)
 	}
-	if len(c.in) > 1<<20 {
-		w.fail(c) // no reply is this long
+	if len(data) > maxReply {
+		if w.firstBad == "" { // no reply is this long: do not wait for its end
+			w.firstBad = quote(data)
+		}
+		w.fail(c)
 		return
 	}
+	c.in = append(c.in[:0], data...) // a partial reply, for the next read
 	if c.outstanding == 0 {
 		w.next(c)
 	}
 }
 
-// fail ends a connection that broke: its missing replies are errors.
+// bad counts a reply that is not a number, and keeps the first.
+func (w *worker) bad(reply []byte) {
+	w.errors.Add(1)
+	if w.firstBad == "" {
+		w.firstBad = quote(reply)
+	}
+}
+
+// fail ends a connection that broke or was late: its missing replies are
+// errors (one at least: the connection).
 func (w *worker) fail(c *conn) {
+	w.missing += int64(c.outstanding)
 	w.errors.Add(int64(max(c.outstanding, 1)))
 	w.drop(c)
 }

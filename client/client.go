@@ -24,6 +24,7 @@ func Run(fd int, in io.Reader, out io.Writer) error {
 	lines := fetchadd.NewLineReader(in)
 	replies := bufio.NewReader(Reader(fd))
 	w := bufio.NewWriter(out)
+	defer w.Flush() // what came of a reply the server did not finish
 	var req []byte
 	for {
 		w.WriteString(fetchadd.Prompt)
@@ -41,15 +42,42 @@ func Run(fd int, in io.Reader, out io.Writer) error {
 		if err := sock.SendAll(fd, req); err != nil {
 			return err
 		}
-		reply, err := replies.ReadBytes('\n') // long: a number may have 4300 digits
-		if err == io.EOF {
-			return ErrServerClosed
-		}
-		if err != nil {
+		if err := copyReply(w, replies); err != nil {
 			return err
 		}
-		reply = bytes.TrimSuffix(bytes.TrimSuffix(reply, []byte("\n")), []byte("\r"))
-		w.Write(append(reply, '\n'))
+	}
+}
+
+// copyReply copies one reply from r to w without its CRLF (or LF), and
+// then a newline, as it arrives: a reply longer than r's buffer goes out
+// a buffer at a time (a number may have thousands of digits, and a server
+// may send a line without end). The end of the stream before the reply's
+// end is ErrServerClosed.
+func copyReply(w *bufio.Writer, r *bufio.Reader) error {
+	cr := false // a '\r' that ended the last piece: the CRLF's, or the reply's own
+	for {
+		piece, err := r.ReadSlice('\n')
+		if err == nil {
+			body := piece[:len(piece)-1]
+			if cr && len(body) > 0 { // the '\r' was the reply's; alone before the LF, the CRLF's
+				w.WriteByte('\r')
+			}
+			w.Write(bytes.TrimSuffix(body, []byte("\r")))
+			return w.WriteByte('\n')
+		}
+		if cr {
+			w.WriteByte('\r')
+		}
+		piece, cr = bytes.CutSuffix(piece, []byte("\r"))
+		w.Write(piece)
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case err == io.EOF:
+			return ErrServerClosed
+		default:
+			return err
+		}
 	}
 }
 

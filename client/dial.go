@@ -24,7 +24,7 @@ func Dial(addr string) (int, error) {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	ips, err := sock.Resolve(host)
+	ips, err := resolve(host)
 	if err != nil {
 		return -1, fmt.Errorf("connect to %s: %w", addr, err)
 	}
@@ -41,6 +41,10 @@ func Dial(addr string) (int, error) {
 	}
 	return -1, fmt.Errorf("connect to %s: %w", addr, errors.Join(errs...))
 }
+
+// resolve is sock.Resolve; a test makes a name resolve to addresses of
+// its choosing, a dead one first.
+var resolve = sock.Resolve
 
 // connect is socket, then connect: a new connection to sa.
 func connect(sa unix.Sockaddr, domain int) (int, error) {

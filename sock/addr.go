@@ -52,8 +52,9 @@ func String(sa unix.Sockaddr) string {
 
 // SplitHostPort splits an address written "HOST:PORT", "[IPV6]:PORT",
 // "HOST" or "[IPV6]" (both with defaultPort), ":PORT" (an empty HOST), or a
-// bare IPv6 literal such as "::1". The port is a decimal number from 0 to
-// 65535.
+// bare IPv6 literal such as "::1" that cannot be read as IPV6:PORT
+// ("::1:0" is refused: [::1]:0 or [::1:0]). The port is a decimal number
+// from 0 to 65535.
 func SplitHostPort(s string, defaultPort int) (host string, port int, err error) {
 	host, portStr := s, ""
 	switch {
@@ -78,6 +79,9 @@ func SplitHostPort(s string, defaultPort int) (host string, port int, err error)
 		if _, err := netip.ParseAddr(s); err != nil {
 			return "", 0, fmt.Errorf("address %q: write an IPv6 address with a port as [IPV6]:PORT", s)
 		}
+		if host, port, ok := looksLikePort(s); ok {
+			return "", 0, fmt.Errorf("address %q: write [%s]:%s for address %s and port %s, or [%s] for address %s", s, host, port, host, port, s, s)
+		}
 		return s, defaultPort, nil
 	case strings.Contains(s, ":"):
 		i := strings.IndexByte(s, ':')
@@ -85,6 +89,22 @@ func SplitHostPort(s string, defaultPort int) (host string, port int, err error)
 		return checkPort(s, host, portStr)
 	}
 	return host, defaultPort, nil
+}
+
+// looksLikePort says whether the IPv6 literal s could also be read as
+// IPV6:PORT ("::1:0" is an address, but was likely meant as [::1]:0):
+// the text after its last colon a port and the text before it an IPv6
+// address. Such an address must be written in brackets.
+func looksLikePort(s string) (host, port string, ok bool) {
+	i := strings.LastIndexByte(s, ':')
+	host, port = s[:i], s[i+1:]
+	if _, _, err := checkPort(s, host, port); err != nil {
+		return "", "", false
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return "", "", false
+	}
+	return host, port, true
 }
 
 func checkPort(s, host, portStr string) (string, int, error) {

@@ -32,6 +32,15 @@ func TestSplitHostPort(t *testing.T) {
 		{"[::1]x", "", 0, "want [IPV6]:PORT"},
 		{"[1.2.3.4]:80", "", 0, "not an IPv6 address"},
 		{"1:2:3", "", 0, "[IPV6]:PORT"},
+		// A bare IPv6 literal that reads as IPV6:PORT too is refused,
+		// with both bracketed forms as the hint.
+		{"::1:0", "", 0, "write [::1]:0 for address ::1 and port 0, or [::1:0]"},
+		{"2001:db8::1:5000", "", 0, "[2001:db8::1]:5000"},
+		{"2001:db8::1:50007", "", 0, "write an IPv6 address with a port as [IPV6]:PORT"},
+		{"[::1:0]", "::1:0", 7, ""},
+		{"fe80::1", "fe80::1", 7, ""},
+		{"::", "::", 7, ""},
+		{"1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8", 7, ""},
 	}
 	for _, tc := range cases {
 		host, port, err := SplitHostPort(tc.in, 7)
