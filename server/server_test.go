@@ -287,6 +287,21 @@ func TestHandOverToStoppedLoop(t *testing.T) {
 // checks that it is closed and uncounted, not left in l's inbox.
 func handOverToStopped(t *testing.T, srv *Server, l *loop) {
 	t.Helper()
+	handOverThenStop(t, srv, l, func() {})
+}
+
+// TestStopClosesInbox: a connection handed to a loop that stops before
+// taking it from its inbox is closed and uncounted when the loop stops.
+func TestStopClosesInbox(t *testing.T) {
+	srv, l := listenLoop(t, Config{Mode: Event, Loops: 2}, 1)
+	handOverThenStop(t, srv, l, l.stop)
+}
+
+// handOverThenStop hands a connection to loop l, then calls stop, which
+// stops l if it has not stopped yet, and checks that the connection is
+// closed and uncounted, not left in l's inbox.
+func handOverThenStop(t *testing.T, srv *Server, l *loop, stop func()) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -294,6 +309,7 @@ func handOverToStopped(t *testing.T, srv *Server, l *loop) {
 	defer unix.Close(fds[1])
 	srv.active.Add(1) // as deal counts it
 	l.handOver(accepted{fd: fds[0]})
+	stop()
 	if len(l.inbox) != 0 || srv.active.Load() != 0 {
 		t.Fatalf("inbox %d, active %d after a hand-off to a stopped loop; want 0, 0", len(l.inbox), srv.active.Load())
 	}
