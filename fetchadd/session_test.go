@@ -264,3 +264,22 @@ func TestAnswerLimit(t *testing.T) {
 		t.Fatalf("used %d bytes for %d replies (%d bytes); want 3 lines of 4000-digit replies", used, strings.Count(string(out), "\r\n"), len(out))
 	}
 }
+
+// TestAnswerLimitExact: Answer stops after the line whose reply takes out
+// to the limit or past it, not one line before or after: a limit exactly
+// one reply long gets one reply, a byte more gets two.
+func TestAnswerLimitExact(t *testing.T) {
+	const reply = len("  --> 0\r\n")
+	for _, tc := range []struct{ start, limit, replies int }{
+		{0, 1, 1}, {0, reply - 1, 1}, {0, reply, 1}, {0, reply + 1, 2},
+		{0, 2 * reply, 2}, {0, 2*reply + 1, 3},
+		{reply, reply, 1}, {reply, 2 * reply, 1}, {reply, 2*reply + 1, 2}, // out holds a reply already
+	} {
+		var c Counter
+		s := NewSession(&c, nil)
+		out, used := s.Answer(make([]byte, tc.start), []byte("0\n0\n0\n0\n"), tc.limit)
+		if got := strings.Count(string(out[tc.start:]), "\r\n"); got != tc.replies || used != 2*tc.replies {
+			t.Errorf("out of %d bytes, limit %d: %d replies, %d bytes used; want %d, %d", tc.start, tc.limit, got, used, tc.replies, 2*tc.replies)
+		}
+	}
+}

@@ -408,3 +408,14 @@ func TestBudgetGivenBack(t *testing.T) {
 		})
 	}
 }
+
+// TestThreadedLimit: the threaded mode serves up to MaxThreads
+// connections at once, and refuses a limit one more.
+func TestThreadedLimit(t *testing.T) {
+	if err := CheckConfig(Config{Mode: Threaded, MaxConns: MaxThreads}); err != nil {
+		t.Errorf("-max-conns %d: %v; want it allowed", MaxThreads, err)
+	}
+	if err := CheckConfig(Config{Mode: Threaded, MaxConns: MaxThreads + 1}); err == nil {
+		t.Errorf("-max-conns %d allowed in the threaded mode; want at most %d", MaxThreads+1, MaxThreads)
+	}
+}
