@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"fetchadd/internal/testwait"
 	"fetchadd/server"
 )
 
@@ -76,7 +77,7 @@ func startChild(t *testing.T, env []string, args ...string) *child {
 	}()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		<-c.done
+		testwait.Recv(t, c.done, "the killed server's exit")
 	})
 	c.addr = c.waitLog(listening, 1)[0][1]
 	return c
@@ -669,7 +670,7 @@ func TestSoak(t *testing.T) {
 				}
 				return readValues(r, 1)
 			})
-			wg.Wait()
+			testwait.Group(t, &wg, "the clients")
 			close(errs)
 			for err := range errs {
 				t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+
+	"fetchadd/internal/testwait"
 )
 
 func answerAll(in string, pieces int) string {
@@ -25,6 +27,7 @@ func answerAll(in string, pieces int) string {
 }
 
 func TestSession(t *testing.T) {
+	testwait.Watchdog(t) // a framer that loops would hang it
 	spaces := strings.Repeat(" ", MaxLine)
 	cases := []struct{ in, want string }{
 		{"", ""},
@@ -209,6 +212,7 @@ func randomNumber(r *rand.Rand, digits int) []byte {
 // TestSessionSplits is the property: whatever the input and wherever it is
 // cut, the replies are those of the whole lines.
 func TestSessionSplits(t *testing.T) {
+	testwait.Watchdog(t) // a framer that loops would hang it
 	r := rand.New(rand.NewSource(1))
 	n := 1000
 	if testing.Short() {

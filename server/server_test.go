@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"fetchadd/internal/testwait"
 	"fetchadd/sock"
 
 	"golang.org/x/sys/unix"
@@ -108,10 +109,10 @@ func TestStopCycles(t *testing.T) {
 					}
 				}()
 				if i%2 == 0 {
-					<-dialed // half the time, stop only after the clients came
+					testwait.Recv(t, dialed, "the clients") // half the time, stop only after the clients came
 				}
 				stop()
-				<-dialed
+				testwait.Recv(t, dialed, "the clients")
 				if strings.Contains(logs.String(), "waking loop") {
 					t.Fatalf("cycle %d: %s", i, logs.String())
 				}
