@@ -996,8 +996,13 @@ func exchangeConn(c *net.TCPConn, input []byte, cuts func(int) int) ([]byte, err
 		wrote <- c.CloseWrite()
 	}()
 	got, err := io.ReadAll(c)
-	if werr := <-wrote; err == nil {
-		err = werr
+	select {
+	case werr := <-wrote:
+		if err == nil {
+			err = werr
+		}
+	case <-time.After(testwait.Timeout):
+		err = fmt.Errorf("the writes did not end within %v", testwait.Timeout)
 	}
 	return got, err
 }
