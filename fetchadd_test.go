@@ -24,6 +24,7 @@ import (
 
 	"fetchadd/bench"
 	"fetchadd/fetchadd"
+	"fetchadd/internal/testwait"
 	"fetchadd/server"
 )
 
@@ -348,10 +349,10 @@ func TestLinearizable(t *testing.T) {
 		}
 		seen := make([]bool, clients*lines)
 		for i := 0; i < clients; i++ {
-			if err := <-errs; err != nil {
+			if err := testwait.Recv(t, errs, "a client's pipeline"); err != nil {
 				t.Fatal(err)
 			}
-			for _, v := range <-got {
+			for _, v := range testwait.Recv(t, got, "a client's values") {
 				if v < 0 || v >= int64(len(seen)) || seen[v] {
 					t.Fatalf("value %d out of range or handed out twice", v)
 				}

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"fetchadd/bench"
+	"fetchadd/internal/testwait"
 	"fetchadd/server"
 )
 
@@ -133,7 +134,7 @@ func startPeer(t *testing.T, argv []string) string {
 	}()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		<-exited
+		testwait.Recv(t, exited, "the killed peer's exit")
 	})
 	select {
 	case a := <-addr:
@@ -179,7 +180,7 @@ func exchange(t *testing.T, addr string, input []byte, cuts func(left int) int) 
 	if err != nil {
 		t.Fatalf("reading from %s: %v (after %d bytes)", addr, err, len(got))
 	}
-	if err := <-wrote; err != nil {
+	if err := testwait.Recv(t, wrote, "the writes"); err != nil {
 		t.Fatalf("writing to %s: %v", addr, err)
 	}
 	return got
@@ -923,7 +924,7 @@ func TestCEpollServerConcurrent(t *testing.T) {
 			got[i], errs[i] = exchangeConn(cs[i], inputs[i], cuts(uint64(i)))
 		}(i)
 	}
-	wg.Wait()
+	testwait.Group(t, &wg, "the connections")
 	type span struct{ before, n int64 }
 	var spans []span
 	for i := range cs {
@@ -995,8 +996,13 @@ func exchangeConn(c *net.TCPConn, input []byte, cuts func(int) int) ([]byte, err
 		wrote <- c.CloseWrite()
 	}()
 	got, err := io.ReadAll(c)
-	if werr := <-wrote; err == nil {
-		err = werr
+	select {
+	case werr := <-wrote:
+		if err == nil {
+			err = werr
+		}
+	case <-time.After(testwait.Timeout):
+		err = fmt.Errorf("the writes did not end within %v", testwait.Timeout)
 	}
 	return got, err
 }

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"fetchadd/internal/testwait"
 	"fetchadd/server"
 )
 
@@ -61,7 +62,7 @@ func start(t *testing.T, args ...string) *program {
 	}()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
-		<-p.done
+		testwait.Recv(t, p.done, "the killed program's exit")
 	})
 	return p
 }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"fetchadd/internal/testwait"
 	"fetchadd/server"
 )
 
@@ -97,7 +98,7 @@ func TestCrashNeverRepeats(t *testing.T) {
 				}
 			}
 			srv.cmd.Process.Kill()
-			wg.Wait()
+			testwait.Group(t, &wg, "the clients")
 			srv.wait()
 			for _, v := range got {
 				if seen[v] {

@@ -90,6 +90,7 @@ var (
 	resultSep = regexp.MustCompile(`\) += `)
 	unfinish  = regexp.MustCompile(` <unfinished \.\.\.>$`)
 	resumed   = regexp.MustCompile(`^<\.\.\. (\w+) resumed>`)
+	restarted = regexp.MustCompile(`= \? (ERESTARTSYS|ERESTARTNOINTR) `)
 )
 
 // straceLines turns strace's output into one line per call of sock/, in
@@ -100,7 +101,13 @@ var (
 //   - calls before the first socket() are the Go runtime's start-up;
 //   - write(2, ...) is the log and the trace itself, on stderr;
 //   - getsockopt(SO_PROTOCOL) is made by x/sys inside Accept4 and
-//     Getsockname, to tell TCP addresses from L2TP ones: not a sock/ call.
+//     Getsockname, to tell TCP addresses from L2TP ones: not a sock/ call;
+//   - a call a signal interrupted that the kernel restarted by itself
+//     (ERESTARTSYS under SA_RESTART, which the Go runtime sets, or
+//     ERESTARTNOINTR) is one call to the program, which sees only the
+//     restarted one's result; strace shows the interrupted half too,
+//     with "= ? ERESTARTSYS": a blocking accept that the runtime's
+//     preemption signal (SIGURG) hits, which load makes likelier;
 //
 // The Go runtime's own network poller, which it starts the first time
 // the program sets a timer, makes epoll calls too, and reads an eventfd
@@ -133,7 +140,7 @@ func straceLines(raw string) []string {
 			calls = append(calls, "[pid "+pid+"] "+line)
 			continue
 		}
-		if !started || strings.HasPrefix(line, "write(2,") || strings.Contains(line, "SO_PROTOCOL") || strings.HasSuffix(line, "= ?") || strings.HasPrefix(line, "ppoll(NULL, 0,") {
+		if !started || strings.HasPrefix(line, "write(2,") || strings.Contains(line, "SO_PROTOCOL") || strings.HasSuffix(line, "= ?") || restarted.MatchString(line) || strings.HasPrefix(line, "ppoll(NULL, 0,") {
 			continue
 		}
 		calls = append(calls, "[pid "+pid+"] "+line)
@@ -197,4 +204,27 @@ func splitStop(calls []string) (rest, stop []string) {
 		}
 	}
 	return rest, stop
+}
+
+// TestStraceRestartedCall: a call the kernel restarted after a signal is
+// one call, as the program saw it, whether strace showed it whole or in
+// halves around another thread's call.
+func TestStraceRestartedCall(t *testing.T) {
+	raw := strings.Join([]string{
+		"[pid 10] socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3",
+		"[pid 10] accept4(3, 0x2161849aa100, [112], SOCK_CLOEXEC) = ? ERESTARTSYS (To be restarted if SA_RESTART is set)",
+		"[pid 10] accept4(3, <unfinished ...>",
+		"[pid 11] close(7) = 0",
+		"[pid 10] <... accept4 resumed>0x2161849aa100, [112], SOCK_CLOEXEC) = ? ERESTARTSYS (To be restarted if SA_RESTART is set)",
+		`[pid 10] accept4(3, {sa_family=AF_INET, sin_port=htons(58044), sin_addr=inet_addr("127.0.0.1")}, [112 => 16], SOCK_CLOEXEC) = 6`,
+	}, "\n")
+	got := normalize(straceLines(raw))
+	want := []string{
+		"socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3",
+		"close(7) = 0",
+		`accept4(3, {sa_family=AF_INET, sin_port=htons(58044), sin_addr=inet_addr("127.0.0.1")}, [112 => 16], SOCK_CLOEXEC) = 6`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

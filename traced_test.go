@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"fetchadd/internal/testwait"
 )
 
 // tracedServer runs "serve -mode MODE -loops 1 -trace" (under strace when
@@ -67,7 +69,11 @@ func tracedServer(t *testing.T, mode string, prefix ...string) []string {
 	}
 	session(t, addr)
 	syscall.Kill(pid, syscall.SIGTERM) // the server, not strace
-	for line := range lines {
+	for {
+		line, ok := testwait.Next(t, lines, "the server's exit after SIGTERM")
+		if !ok {
+			break
+		}
 		if !strings.HasPrefix(line, "fetchadd:") {
 			traced = append(traced, line)
 		}

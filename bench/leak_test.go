@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"fetchadd/internal/testwait"
 	"fetchadd/sock"
 )
 
@@ -194,6 +195,7 @@ func warmUpNet(t *testing.T) {
 // no code with the load generator's sockets. It answers "N\n" with
 // "  --> OLD\r\n".
 type testServer struct {
+	t       *testing.T
 	ln      net.Listener
 	mode    serverMode
 	counter atomic.Int64
@@ -233,7 +235,7 @@ func startServer(t *testing.T, mode serverMode) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{ln: ln, mode: mode, conns: make(map[net.Conn]bool), done: make(chan struct{}), adding: make(chan struct{})}
+	s := &testServer{t: t, ln: ln, mode: mode, conns: make(map[net.Conn]bool), done: make(chan struct{}), adding: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -305,5 +307,5 @@ func (s *testServer) close() {
 		c.Close()
 	}
 	s.mu.Unlock()
-	s.wg.Wait()
+	testwait.Group(s.t, &s.wg, "the test server's goroutines")
 }

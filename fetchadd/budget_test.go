@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"fetchadd/internal/testwait"
 )
 
 // feed passes in to s whole and returns the replies.
@@ -165,7 +167,7 @@ func TestBudgetShared(t *testing.T) {
 			}
 		}(int64(g))
 	}
-	wg.Wait()
+	testwait.Group(t, &wg, "the sessions")
 	wantHeld(t, b, 0)
 }
 

@@ -5,6 +5,8 @@ import (
 	"math/big"
 	"sync"
 	"testing"
+
+	"fetchadd/internal/testwait"
 )
 
 func TestCounterReturnsOldValue(t *testing.T) {
@@ -76,7 +78,7 @@ func TestCounterConcurrent(t *testing.T) {
 			}
 		}(w)
 	}
-	wg.Wait()
+	testwait.Group(t, &wg, "the adds")
 	seen := make([]bool, workers*each)
 	for _, vs := range got {
 		for _, v := range vs {

@@ -6,6 +6,8 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+
+	"fetchadd/internal/testwait"
 )
 
 // verdict is what a line means to the server: the number's value, "!!!!",
@@ -70,6 +72,7 @@ func checkHeld(t *testing.T, f *Framer) {
 }
 
 func TestFramer(t *testing.T) {
+	testwait.Watchdog(t) // a framer that loops would hang it
 	long := strings.Repeat("7", MaxLine)
 	inputs := []string{
 		"", "1", "1\n", "1\n2\n3\n", "1\r\n2\r\n", "\n\n", "1\n2", "\r",
@@ -93,6 +96,7 @@ func TestFramer(t *testing.T) {
 // most a sign and MaxDigits digits for it, and nothing for what cannot be a
 // number or is only whitespace; and the line's verdict is still right.
 func TestFramerKeepsLittle(t *testing.T) {
+	testwait.Watchdog(t) // a framer that loops would hang it
 	digits := func(n int) string { return strings.Repeat("8", n) }
 	cases := []struct {
 		name, in string
@@ -162,6 +166,7 @@ func TestPrefixSplits(t *testing.T) {
 // TestFramerStops: when emit says stop, Feed returns the bytes used up to
 // that line's end, and a later Feed of the rest goes on where it stopped.
 func TestFramerStops(t *testing.T) {
+	testwait.Watchdog(t) // a framer that loops would hang it
 	var f Framer
 	in := []byte("1\n22\n333\n4")
 	var got []string
@@ -185,6 +190,7 @@ func TestFramerStops(t *testing.T) {
 // need, and gives all back; with no budget to spare, it refuses only lines
 // that need more than the floor, and answers the rest rightly.
 func FuzzFramer(f *testing.F) {
+	testwait.Watchdog(f) // a framer that loops would hang it
 	f.Add([]byte("1\n2\r\n3"), uint8(1))
 	f.Add([]byte("\n\n\n"), uint8(0))
 	f.Add(bytes.Repeat([]byte("12\n"), 100), uint8(7))

@@ -7,6 +7,8 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+
+	"fetchadd/internal/testwait"
 )
 
 func answerAll(in string, pieces int) string {
@@ -25,6 +27,7 @@ func answerAll(in string, pieces int) string {
 }
 
 func TestSession(t *testing.T) {
+	testwait.Watchdog(t) // a framer that loops would hang it
 	spaces := strings.Repeat(" ", MaxLine)
 	cases := []struct{ in, want string }{
 		{"", ""},
@@ -209,6 +212,7 @@ func randomNumber(r *rand.Rand, digits int) []byte {
 // TestSessionSplits is the property: whatever the input and wherever it is
 // cut, the replies are those of the whole lines.
 func TestSessionSplits(t *testing.T) {
+	testwait.Watchdog(t) // a framer that loops would hang it
 	r := rand.New(rand.NewSource(1))
 	n := 1000
 	if testing.Short() {
@@ -262,5 +266,24 @@ func TestAnswerLimit(t *testing.T) {
 	out, used := s.Answer(nil, in, 10000)
 	if used != 6 || strings.Count(string(out), "\r\n") != 3 {
 		t.Fatalf("used %d bytes for %d replies (%d bytes); want 3 lines of 4000-digit replies", used, strings.Count(string(out), "\r\n"), len(out))
+	}
+}
+
+// TestAnswerLimitExact: Answer stops after the line whose reply takes out
+// to the limit or past it, not one line before or after: a limit exactly
+// one reply long gets one reply, a byte more gets two.
+func TestAnswerLimitExact(t *testing.T) {
+	const reply = len("  --> 0\r\n")
+	for _, tc := range []struct{ start, limit, replies int }{
+		{0, 1, 1}, {0, reply - 1, 1}, {0, reply, 1}, {0, reply + 1, 2},
+		{0, 2 * reply, 2}, {0, 2*reply + 1, 3},
+		{reply, reply, 1}, {reply, 2 * reply, 1}, {reply, 2*reply + 1, 2}, // out holds a reply already
+	} {
+		var c Counter
+		s := NewSession(&c, nil)
+		out, used := s.Answer(make([]byte, tc.start), []byte("0\n0\n0\n0\n"), tc.limit)
+		if got := strings.Count(string(out[tc.start:]), "\r\n"); got != tc.replies || used != 2*tc.replies {
+			t.Errorf("out of %d bytes, limit %d: %d replies, %d bytes used; want %d, %d", tc.start, tc.limit, got, used, tc.replies, 2*tc.replies)
+		}
 	}
 }

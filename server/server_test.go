@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"fetchadd/internal/testwait"
 	"fetchadd/sock"
 
 	"golang.org/x/sys/unix"
@@ -108,10 +109,10 @@ func TestStopCycles(t *testing.T) {
 					}
 				}()
 				if i%2 == 0 {
-					<-dialed // half the time, stop only after the clients came
+					testwait.Recv(t, dialed, "the clients") // half the time, stop only after the clients came
 				}
 				stop()
-				<-dialed
+				testwait.Recv(t, dialed, "the clients")
 				if strings.Contains(logs.String(), "waking loop") {
 					t.Fatalf("cycle %d: %s", i, logs.String())
 				}
@@ -287,6 +288,21 @@ func TestHandOverToStoppedLoop(t *testing.T) {
 // checks that it is closed and uncounted, not left in l's inbox.
 func handOverToStopped(t *testing.T, srv *Server, l *loop) {
 	t.Helper()
+	handOverThenStop(t, srv, l, func() {})
+}
+
+// TestStopClosesInbox: a connection handed to a loop that stops before
+// taking it from its inbox is closed and uncounted when the loop stops.
+func TestStopClosesInbox(t *testing.T) {
+	srv, l := listenLoop(t, Config{Mode: Event, Loops: 2}, 1)
+	handOverThenStop(t, srv, l, l.stop)
+}
+
+// handOverThenStop hands a connection to loop l, then calls stop, which
+// stops l if it has not stopped yet, and checks that the connection is
+// closed and uncounted, not left in l's inbox.
+func handOverThenStop(t *testing.T, srv *Server, l *loop, stop func()) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -294,6 +310,7 @@ func handOverToStopped(t *testing.T, srv *Server, l *loop) {
 	defer unix.Close(fds[1])
 	srv.active.Add(1) // as deal counts it
 	l.handOver(accepted{fd: fds[0]})
+	stop()
 	if len(l.inbox) != 0 || srv.active.Load() != 0 {
 		t.Fatalf("inbox %d, active %d after a hand-off to a stopped loop; want 0, 0", len(l.inbox), srv.active.Load())
 	}
@@ -390,5 +407,16 @@ func TestBudgetGivenBack(t *testing.T) {
 				t.Fatalf("the budget counts %d bytes held after the connection closed", held)
 			}
 		})
+	}
+}
+
+// TestThreadedLimit: the threaded mode serves up to MaxThreads
+// connections at once, and refuses a limit one more.
+func TestThreadedLimit(t *testing.T) {
+	if err := CheckConfig(Config{Mode: Threaded, MaxConns: MaxThreads}); err != nil {
+		t.Errorf("-max-conns %d: %v; want it allowed", MaxThreads, err)
+	}
+	if err := CheckConfig(Config{Mode: Threaded, MaxConns: MaxThreads + 1}); err == nil {
+		t.Errorf("-max-conns %d allowed in the threaded mode; want at most %d", MaxThreads+1, MaxThreads)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"fetchadd/internal/testwait"
 )
 
 // pipelineOnes sends n lines of 1 on a new connection and returns the
@@ -83,7 +85,7 @@ func TestStateEveryMode(t *testing.T) {
 					}
 				}()
 			}
-			wg.Wait()
+			testwait.Group(t, &wg, "the clients")
 			close(errs)
 			for err := range errs {
 				t.Fatal(err)

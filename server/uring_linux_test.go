@@ -226,6 +226,12 @@ func TestUringHandOverToStoppedLoop(t *testing.T) {
 	handOverToStopped(t, srv, &l.loop)
 }
 
+// TestUringStopClosesInbox: as TestStopClosesInbox, for a uring loop.
+func TestUringStopClosesInbox(t *testing.T) {
+	srv, l := uringLoop(t, Config{})
+	handOverThenStop(t, srv, &l.loop, l.stop)
+}
+
 // uringClient connects a client to the uring loop's server and gives
 // the connection to the loop (its first receive queued, not submitted).
 func uringClient(t *testing.T, srv *Server, l *uloop) (*net.TCPConn, int) {
@@ -374,5 +380,39 @@ func TestUringStartFails(t *testing.T) {
 	defer mu.Unlock()
 	if want := "io_uring_setup: too many open files"; err == nil || err.Error() != want || calls != 2 {
 		t.Fatalf("Serve: %v, after %d rings asked for; want %q after 2", err, calls, want)
+	}
+}
+
+// TestUringSendIsProgress: as TestSendIsProgress, for a uring loop: each
+// send's completion moves the connection's idle time on.
+func TestUringSendIsProgress(t *testing.T) {
+	const idle = time.Minute
+	srv, l := uringLoop(t, Config{Idle: idle})
+	client, fd := uringClient(t, srv, l)
+	u := l.uconns[fd]
+	c := &u.conn
+	r := bufio.NewReader(client)
+	start := c.active
+	for i := 1; i <= 4; i++ {
+		l.now = start.Add(time.Duration(i) * idle / 2)
+		reply := fmt.Sprintf("  --> %d\r\n", i)
+		c.out = append(c.out, reply...) // a reply of the backlog, which the socket takes now
+		l.flush(u)
+		for deadline := time.Now().Add(timeout); c.writing; {
+			if time.Now().After(deadline) {
+				t.Fatalf("reply %d: the send did not complete", i)
+			}
+			if err := l.ring.Enter(true, 100); err != nil {
+				t.Fatal(err)
+			}
+			l.completeAll()
+		}
+		l.closeIdle()
+		if c.dead {
+			t.Fatalf("closed as idle %v after the connection began, %v after a send", l.now.Sub(start), idle/2)
+		}
+		if line, err := r.ReadString('\n'); line != reply {
+			t.Fatalf("reply %d: %q, %v", i, line, err)
+		}
 	}
 }

@@ -82,7 +82,7 @@ func Listen(fd, backlog int) error {
 func Accept(fd int, nonblock bool) (int, unix.Sockaddr, error) {
 	var peer peerAddr
 	for {
-		nfd, err := accept(fd, nonblock, &peer)
+		nfd, err := acceptSyscall(fd, nonblock, &peer)
 		if tracer != nil {
 			tracer.accept(tracer.tid(), fd, nonblock, peer, nfd, err) // a copy: peer stays on the stack
 		}
@@ -99,6 +99,10 @@ func Accept(fd int, nonblock bool) (int, unix.Sockaddr, error) {
 		return nfd, peer.sockaddr(), nil
 	}
 }
+
+// acceptSyscall is the system call behind Accept; a test replaces it to
+// make accept fail with EINTR, as a signal seldom does on demand.
+var acceptSyscall = accept
 
 // Connect connects the socket to sa: connect(2). If the call is
 // interrupted, or fd is non-blocking, the handshake goes on in the kernel;

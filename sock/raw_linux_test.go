@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"fetchadd/internal/testwait"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -75,7 +77,7 @@ func TestRawWait(t *testing.T) {
 			t.Fatalf("no event after %d waits", i)
 		}
 	}
-	if err := <-written; err != nil {
+	if err := testwait.Recv(t, written, "the write"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -202,3 +202,52 @@ func BenchmarkTraceOff(b *testing.B) {
 		}
 	})
 }
+
+// TestAcceptRetriesEINTR: an accept that a signal interrupts (EINTR) is
+// made again, and returns the connection waiting, not the error. The
+// kernel returns EINTR from accept only when a signal comes during the
+// wait, which a test cannot time: a stand-in for the call returns it.
+func TestAcceptRetriesEINTR(t *testing.T) {
+	lfd, err := Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(lfd)
+	loopback := Sockaddr(netip.MustParseAddr("127.0.0.1"), 0)
+	if err := Bind(lfd, loopback); err != nil {
+		t.Fatal(err)
+	}
+	if err := Listen(lfd, 1); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := Getsockname(lfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(client)
+	if err := Connect(client, sa); err != nil { // the backlog holds it: Accept will not wait
+		t.Fatal(err)
+	}
+	real := acceptSyscall
+	defer func() { acceptSyscall = real }()
+	interrupted := 0
+	acceptSyscall = func(fd int, nonblock bool, peer *peerAddr) (int, error) {
+		if interrupted < 2 {
+			interrupted++
+			return -1, unix.EINTR
+		}
+		return real(fd, nonblock, peer)
+	}
+	fd, peer, err := Accept(lfd, true)
+	if err != nil {
+		t.Fatalf("Accept after two EINTRs: %v", err)
+	}
+	defer Close(fd)
+	if interrupted != 2 || peer == nil {
+		t.Fatalf("Accept returned fd %d, peer %v after %d EINTRs; want the connection after 2", fd, peer, interrupted)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"fetchadd/fetchadd"
+	"fetchadd/internal/testwait"
 
 	"golang.org/x/sys/unix"
 )
@@ -114,7 +115,10 @@ func TestGroupCommit(t *testing.T) {
 	f, c := openStarted(t, path)
 	real := datasync
 	defer func() { datasync = real }()
-	entered, release := make(chan struct{}), make(chan struct{})
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	defer letGo() // a test that fails holds no commit up
 	first := true
 	datasync = func(fd int) error {
 		if first { // hold the first commit until the others wait
@@ -126,7 +130,7 @@ func TestGroupCommit(t *testing.T) {
 	}
 	done := make(chan error, 11)
 	go func() { done <- f.Sync(c.add(1)) }()
-	<-entered // the first commit is in its fdatasync
+	testwait.Recv(t, entered, "the first commit's fdatasync") // the first commit is in its fdatasync
 	for i := 0; i < 10; i++ {
 		v := c.add(1)
 		go func() { done <- f.Sync(v) }()
@@ -145,9 +149,9 @@ func TestGroupCommit(t *testing.T) {
 		}
 		runtime.Gosched()
 	}
-	close(release)
+	letGo()
 	for i := 0; i < 11; i++ {
-		if err := <-done; err != nil {
+		if err := testwait.Recv(t, done, "the adds' commits"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -41,15 +41,17 @@ func newEnv(root, bin string, listings map[string]string, timeout time.Duration)
 	if err != nil {
 		return nil, err
 	}
+	links := map[string]string{}
 	for _, d := range entries {
-		target := filepath.Join(root, d.Name())
-		switch {
-		case d.Name() == ".git":
-			continue
-		case d.Name() == "bin" && bin != "":
-			target = bin
+		if d.Name() != ".git" {
+			links[d.Name()] = filepath.Join(root, d.Name())
 		}
-		if err := os.Symlink(target, filepath.Join(dir, d.Name())); err != nil {
+	}
+	if bin != "" { // the programs' directory given: bin/ whether the repository has one or not (a fresh clone)
+		links["bin"] = bin
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
 			return nil, err
 		}
 	}
