@@ -1,8 +1,8 @@
 // Command notes makes every transcript in NOTES.md from the programs as
 // they are, and checks that NOTES.md still shows what they print.
 //
-//	make notes          (go run ./scripts/notes): rewrite each transcript in place
-//	make notes-check    (go run ./scripts/notes -check): make them again, in
+//	make notes          (go run ./tools/notes): rewrite each transcript in place
+//	make notes-check    (go run ./tools/notes -check): make them again, in
 //	                    memory, and fail with a diff where NOTES.md differs
 //
 // A transcript is a fenced block between <!-- transcript NAME: SUMMARY -->
@@ -125,7 +125,7 @@ func run(o options) error {
 			}
 			seen[b.name] = true
 			if scenarioByName(b.name) == nil {
-				problems = append(problems, fmt.Sprintf("line %d: no scenario %q (scripts/notes/scenarios.go)", b.start+1, b.name))
+				problems = append(problems, fmt.Sprintf("line %d: no scenario %q (tools/notes/scenarios.go)", b.start+1, b.name))
 				continue
 			}
 			if len(o.only) == 0 || slices.Contains(o.only, b.name) {
