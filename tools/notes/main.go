@@ -6,7 +6,9 @@
 //	                    memory, and fail with a diff where NOTES.md differs
 //
 // A transcript is a fenced block between <!-- transcript NAME: SUMMARY -->
-// and <!-- end -->; scenario NAME (scenarios.go) runs the real programs
+// and <!-- end -->; scenario NAME (scenarios.go), a list of steps as a
+// student takes them (steps.go: start a program in a terminal, type a
+// line, wait for what it prints, Ctrl-C, ...), runs the real programs
 // (fetchadd, the lecture's peers, strace, tcpdump, ss, nc, python3) on
 // loopback, on port 50007 or the next free one, and writes what they
 // print. The check compares after normalize (normalize.go) has replaced
@@ -320,7 +322,7 @@ func runScenario(o options, s *scenario) (string, error) {
 		return "", err
 	}
 	defer e.close()
-	if err := s.run(e); err != nil {
+	if err := play(e, s.steps); err != nil {
 		return e.transcript(), err
 	}
 	return e.transcript(), nil
