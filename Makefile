@@ -1,7 +1,7 @@
 # fetchadd: the fetch-and-add lab on the Berkeley sockets calls.
 # make build | run | test | lint | cross | bench | compare | strace | fuzz | clean
 # make peers | side-by-side: the lab in C and Python beside the Go (lecture/)
-# make notes | notes-check: NOTES.md's transcripts, made by the code (scripts/notes)
+# make notes | notes-check: NOTES.md's transcripts, made by the code (tools/notes)
 
 GO      ?= go
 BIN     ?= bin/fetchadd
@@ -22,7 +22,7 @@ run: build
 # strace (Linux; see trace_test.go) and the tests that measure the
 # server's memory, whose figures the race detector's own memory swamps.
 # The peers' tests (lecture/ in C and Python: lecture_test.go,
-# scripts/sidebyside) are part of go test ./...; they build the peers
+# tools/sidebyside) are part of go test ./...; they build the peers
 # themselves, and skip, naming it, when cc, python3 or strace is missing
 # (.ci/run installs them). Last, notes-check: NOTES.md's transcripts
 # against what the code prints now.
@@ -102,22 +102,22 @@ bin/peer-python-threaded-server: lecture/python/threaded_server.py
 	$(PYWRAP)
 
 # NOTES.md's transcripts, each between <!-- transcript NAME: ... --> and
-# <!-- end -->, made by running the programs as they are (scripts/notes):
+# <!-- end -->, made by running the programs as they are (tools/notes):
 # notes writes them in place; notes-check makes them again in memory and
 # fails, with a diff, where NOTES.md differs after normalising only what
 # varies from run to run (pids, ports, times, ...). Linux, with strace,
 # tcpdump (as root), nc, ss and python3 (.ci/run installs them); a
 # transcript whose tools are missing is skipped, saying so, except in CI.
 notes: build peers
-	$(GO) run ./scripts/notes
+	$(GO) run ./tools/notes
 
 notes-check: build peers
-	$(GO) run ./scripts/notes -check
+	$(GO) run ./tools/notes -check
 
 # The handout's inputs sent to the C, Python and Go iterative servers under
 # strace, their socket calls side by side, and a legend of the differences.
 side-by-side: build peers
-	$(GO) run ./scripts/sidebyside
+	$(GO) run ./tools/sidebyside
 
 clean:
 	rm -rf bin

@@ -415,7 +415,7 @@ as a RESP array, incr) the same way.
 	}
 	cfg := bench.Config{Addr: addr, Proto: proto, Conns: *conns, Depth: *depth,
 		Duration: *duration, Requests: *requests, Threads: *threads, Idle: *idle, Timeout: *timeout}
-	if f, ok := stderr.(*os.File); ok && client.IsTerminal(int(f.Fd())) {
+	if f, ok := stderr.(*os.File); ok && bench.IsTerminal(int(f.Fd())) {
 		cfg.Progress = stderr
 	}
 	stop, undo := stopOnInterrupt()

@@ -1,8 +1,10 @@
-package client
+package bench
 
 import "golang.org/x/sys/unix"
 
 // IsTerminal says whether fd is a terminal: ioctl(fd, TCGETS).
+// main gives the load generator its progress line (Config.Progress)
+// only when stderr is one.
 func IsTerminal(fd int) bool {
 	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	return err == nil

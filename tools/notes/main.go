@@ -1,12 +1,14 @@
 // Command notes makes every transcript in NOTES.md from the programs as
 // they are, and checks that NOTES.md still shows what they print.
 //
-//	make notes          (go run ./scripts/notes): rewrite each transcript in place
-//	make notes-check    (go run ./scripts/notes -check): make them again, in
+//	make notes          (go run ./tools/notes): rewrite each transcript in place
+//	make notes-check    (go run ./tools/notes -check): make them again, in
 //	                    memory, and fail with a diff where NOTES.md differs
 //
 // A transcript is a fenced block between <!-- transcript NAME: SUMMARY -->
-// and <!-- end -->; scenario NAME (scenarios.go) runs the real programs
+// and <!-- end -->; scenario NAME (scenarios.go), a list of steps as a
+// student takes them (steps.go: start a program in a terminal, type a
+// line, wait for what it prints, Ctrl-C, ...), runs the real programs
 // (fetchadd, the lecture's peers, strace, tcpdump, ss, nc, python3) on
 // loopback, on port 50007 or the next free one, and writes what they
 // print. The check compares after normalize (normalize.go) has replaced
@@ -125,7 +127,7 @@ func run(o options) error {
 			}
 			seen[b.name] = true
 			if scenarioByName(b.name) == nil {
-				problems = append(problems, fmt.Sprintf("line %d: no scenario %q (scripts/notes/scenarios.go)", b.start+1, b.name))
+				problems = append(problems, fmt.Sprintf("line %d: no scenario %q (tools/notes/scenarios.go)", b.start+1, b.name))
 				continue
 			}
 			if len(o.only) == 0 || slices.Contains(o.only, b.name) {
@@ -320,7 +322,7 @@ func runScenario(o options, s *scenario) (string, error) {
 		return "", err
 	}
 	defer e.close()
-	if err := s.run(e); err != nil {
+	if err := play(e, s.steps); err != nil {
 		return e.transcript(), err
 	}
 	return e.transcript(), nil

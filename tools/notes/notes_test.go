@@ -260,10 +260,20 @@ func TestRefs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// This package's own files, named from the root as NOTES.md names them.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	here, err := filepath.Rel(root, wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	here = filepath.ToSlash(here)
 	doc := []string{
-		"`scripts/notes/normalize.go: normalize` and `scripts/notes/run.go: env.run`,",
+		"`" + here + "/normalize.go: normalize` and `" + here + "/run.go: env.run`,",
 		"`lecture/c/server.c: parse`, `lecture/python/server.py: serve`, `sock.Read`, [lecture](lecture/c/server.c)",
-		"`scripts/notes/run.go: answerConn`, `sock.NoSuchCall`, `scripts/notes/nosuch.go`, [gone](lecture/gone.c)",
+		"`" + here + "/run.go: answerConn`, `sock.NoSuchCall`, `" + here + "/nosuch.go`, [gone](lecture/gone.c)",
 	}
 	problems := checkRefs(root, doc, nil)
 	var lines []string

@@ -7,7 +7,7 @@
 // Go column comes from fetchadd's own -trace.
 //
 //	make side-by-side     (builds bin/fetchadd and the peers, then runs this)
-//	go run ./scripts/sidebyside [-c BIN] [-python SCRIPT] [-go BIN] [-input FILE]
+//	go run ./tools/sidebyside [-c BIN] [-python SCRIPT] [-go BIN] [-input FILE]
 package main
 
 import (

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSteps: a scenario's steps make its transcript: narration and
+// commands with the ports put in, what the commands print, a program in
+// another terminal typed into and ended; a step on a program no step
+// started fails, naming it.
+func TestSteps(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := newEnv(root, "", nil, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	err = play(e, []step{
+		port(),
+		say("port {port}"),
+		sh("echo {port}"),
+		start(3, "cat"),
+		typeLine(3, "hello", "hello\n"),
+		ctrlD(3),
+		waitExit(3),
+		printed(3),
+	})
+	if err != nil {
+		t.Fatalf("play: %v\n%s", err, e.transcript())
+	}
+	got := strings.Split(strings.TrimSuffix(e.transcript(), "\n"), "\n")
+	if len(got) < 3 || !strings.HasPrefix(got[0], "# port 5") {
+		t.Fatalf("the transcript does not start with the port: %q", got)
+	}
+	p := strings.TrimPrefix(got[0], "# port ")
+	want := []string{"# port " + p, "$ echo " + p, p, "# terminal 3", "$ cat", "# terminal 3: Ctrl-D", "# terminal 3 printed:", "hello"}
+	if !slices.Equal(got, want) {
+		t.Errorf("transcript:\n got  %q\n want %q", got, want)
+	}
+
+	if err := play(e, []step{waitExit(4)}); err == nil || !strings.Contains(err.Error(), "no program started as 4") {
+		t.Errorf("a wait on terminal 4, where nothing was started: %v", err)
+	}
+}
