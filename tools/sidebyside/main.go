@@ -343,6 +343,9 @@ func labCalls(lines []string, fromStrace bool) []string {
 		if strings.HasSuffix(line, "= ?") || strings.Contains(line, "= ? ") || strings.Contains(line, "SO_PROTOCOL") {
 			continue
 		}
+		if strings.Contains(line, "= -1 EINTR") {
+			continue // interrupted by a signal (Go's preemption, under load) and made again: one call
+		}
 		line = shorten(line)
 		calls = append(calls, line)
 		if m := acceptedFd.FindStringSubmatch(line); m != nil && conn == "" {

@@ -173,6 +173,7 @@ func TestLabCalls(t *testing.T) {
 		`101 accept4(3<TCP:[127.0.0.1:50007]>,  <unfinished ...>`,
 		`100 write(2<pipe:[5]>, "fetchadd: listening"..., 40) = 40`,
 		`101 <... accept4 resumed>{sa_family=AF_INET6, sin6_port=htons(55438), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, [112 => 28], SOCK_CLOEXEC) = 4<TCPv6:[[::1]:50007->[::1]:55438]>`,
+		`101 read(4<TCPv6:[[::1]:50007->[::1]:55438]>, 0x2332c99ca000, 4096) = -1 EINTR (Interrupted system call)`,
 		`101 read(4<TCPv6:[[::1]:50007->[::1]:55438]>, "", 4096) = 0`,
 		`101 close(4<TCPv6:[[::1]:50007->[::1]:55438]>)   = 0`,
 		`101 accept4(3<TCP:[127.0.0.1:50007]>, 0x7ffc881f9c60, [16], SOCK_CLOEXEC) = ? ERESTARTSYS (To be restarted if SA_RESTART is set)`,
