@@ -17,7 +17,7 @@ func (l *uloop) received(cq sock.Completion) {
 	u := l.uconns[cq.Fd]
 	c := &u.conn
 	c.reading = false
-	u.more = cq.Unread() // the kernel says so, or else a full buffer (below)
+	u.more = false
 	switch {
 	case c.dead: // killed meanwhile: the bytes are dropped
 	case cq.Errno() == unix.ENOBUFS:
@@ -33,7 +33,11 @@ func (l *uloop) received(cq sock.Completion) {
 	default:
 		data, _ := l.ring.Buffer(cq)
 		c.active = l.now
-		u.more = u.more || len(data) == uringBufSize
+		// More may have come since, or the end of the stream: a loop
+		// that stops receives again (progress), as the readiness loop
+		// reads until EAGAIN. The kernel's IORING_CQE_F_SOCK_NONEMPTY
+		// cannot say so of bytes or an end that come after the receive.
+		u.more = true
 		l.answer(u, data)
 	}
 	l.ring.ReturnBuffer(cq) // answer has copied what it kept (c.in)
@@ -113,8 +117,8 @@ func (l *uloop) sent(cq sock.Completion) {
 // the last line at the end of the stream, closes when all is said and
 // sent, and queues the next receive where the readiness loop would watch
 // for reading. In a loop that stops (draining), only where the last
-// receive may have left more to read, and one that does not wait
-// (stop).
+// receive brought bytes (or found no buffer), up to stopReads, and one
+// that does not wait (stop).
 func (l *uloop) progress(u *uconn) {
 	c := &u.conn
 	if c.dead {
@@ -142,8 +146,9 @@ func (l *uloop) progress(u *uconn) {
 		case !l.draining:
 			c.reading = true
 			l.ring.Recv(c.fd)
-		case u.more:
+		case u.more && u.drained < stopReads:
 			c.reading = true
+			u.drained++
 			l.stopRecvs++
 			l.ring.RecvNow(c.fd)
 		}

@@ -97,7 +97,8 @@ type uloop struct {
 type uconn struct {
 	conn
 	sending   []byte
-	more      bool // the last receive may have left more to read (received)
+	more      bool // the last receive brought bytes (or found no buffer): stopping, receive again
+	drained   int  // receives queued since the loop began to stop
 	cancelled bool // a cancel of its operations is queued
 }
 
@@ -223,12 +224,12 @@ func (l *uloop) run() error {
 	}
 }
 
-// completeAll handles the completions there are.
-func (l *uloop) completeAll() {
-	for {
+// completeAll handles the completions there are, and says how many.
+func (l *uloop) completeAll() (n int) {
+	for ; ; n++ {
 		c, ok := l.ring.Reap()
 		if !ok {
-			return
+			return n
 		}
 		switch c.Op {
 		case sock.OpRecv:
@@ -290,31 +291,30 @@ func (l *uloop) woken(c sock.Completion) {
 func (l *uloop) stop() {
 	l.closeInbox()
 	// What has arrived so far, within reason (stopReads), as loop.stop
-	// reads each connection until recv says EAGAIN. A round submits the
-	// receives the last one queued and takes what they bring, without
-	// waiting. The receives in flight as the loop stops wait for bytes:
-	// those that have come complete in the first round, the others are
-	// cancelled below. From then on (draining) progress queues a
-	// receive only after one that may have left more to read: one that
-	// filled its buffer, or whose completion says the socket has more,
-	// bytes or the end of the stream (a shorter one without that found
-	// the socket empty, which EAGAIN tells the readiness loop). And one
-	// that does not wait (RecvNow): it completes in the round that
-	// submits it, with -EAGAIN if the socket is empty (a kernel that
-	// made it wait would have it cancelled below). So a client that
-	// sends nothing more costs no more receives, one that keeps sending
-	// at most stopReads, and a line ended by a half-close just then is
-	// answered as in the readiness loops (where the kernel says "more").
+	// reads each connection until recv says EAGAIN or the end of the
+	// stream. A round submits the receives the last one queued and takes
+	// the completions there are, without waiting. The receives in flight
+	// as the loop stops wait for bytes: those whose bytes or end of
+	// stream have come complete now, the others are cancelled below.
+	// From then on (draining) progress queues a receive after each one
+	// that brought bytes, up to stopReads a connection, and one that
+	// does not wait (RecvNow): it completes in the round that submits
+	// it, with -EAGAIN if the socket is empty. So a client that sends
+	// nothing more costs no receive, one that sent a line one more, one
+	// that keeps sending at most stopReads, and a line ended by a
+	// half-close just then is answered, as in the readiness loops. The
+	// rounds go on until one brings nothing: a call finishes only some
+	// of the completions the kernel holds (with
+	// IORING_SETUP_DEFER_TASKRUN, about 20 a call), so one round may
+	// not bring every receive that has completed.
 	l.draining = true
-	for i := 0; i < stopReads; i++ {
-		queued := l.stopRecvs
+	for {
 		if err := l.ring.Enter(false, 0); err != nil {
 			break
 		}
 		l.now = time.Now()
-		l.completeAll()
-		if l.stopRecvs == queued {
-			break // no receive for the next round
+		if l.completeAll() == 0 {
+			break // nothing came, so nothing was queued for the next round
 		}
 	}
 	l.saveStep()

@@ -273,13 +273,14 @@ func arrived(t *testing.T, fd, n int, eof bool) {
 
 // TestUringStopReceives: a uring loop that stops reads each connection
 // until it has read all that had arrived, as the readiness loop reads
-// until EAGAIN, and no further: a receive that did not fill its buffer
-// emptied the socket, and its connection gets no receive more. A client
-// that sent two and a half receives' worth gets two receives more and
-// every reply; one that sent a line, or nothing, gets none (at most 16
-// rounds × 8 KiB × every connection, before, with clients that keep
-// their sockets full). Nothing is left in flight, and stop does not
-// wait for the client that sends nothing.
+// until EAGAIN, and no further: each receive that brought bytes is
+// followed by one that does not wait, and the one that finds the socket
+// empty is the last. A client that sent two and a half receives' worth
+// gets three receives more (the last finds nothing) and every reply; one
+// that sent a line gets one, which finds nothing; one that sent nothing
+// gets none (at most 16 × 8 KiB × every connection, before, with clients
+// that keep their sockets full). Nothing is left in flight, and stop
+// does not wait for the client that sends nothing.
 func TestUringStopReceives(t *testing.T) {
 	srv, l := uringLoop(t, Config{})
 	const lines = 5 * uringBufSize / 2 / 20 // lines of 20 bytes
@@ -295,8 +296,8 @@ func TestUringStopReceives(t *testing.T) {
 		arrived(t, fd, len(s), false)
 	}
 	l.stop()
-	if l.stopRecvs != 2 {
-		t.Fatalf("%d receives queued as the loop stopped; want 2, for the client that sent more than a buffer's worth", l.stopRecvs)
+	if l.stopRecvs != 4 {
+		t.Fatalf("%d receives queued as the loop stopped; want 4: 3 for the client that sent more than a buffer's worth, 1 for the one that sent a line", l.stopRecvs)
 	}
 	for i, client := range clients {
 		got, err := io.ReadAll(client)
@@ -323,6 +324,79 @@ func TestUringStopHalfClose(t *testing.T) {
 	l.stop()
 	if got, err := io.ReadAll(client); string(got) != "  --> 0\r\n" || err != nil {
 		t.Fatalf("after a line and a half-close, at stop: %q, %v; want its reply", got, err)
+	}
+}
+
+// TestUringStopEndAfterBytes: a line whose bytes a receive takes as the
+// loop stops, and whose end of the stream comes just after (too late
+// for the kernel to flag it on that receive), is answered: the loop
+// receives again after a receive that brought bytes, as the readiness
+// loop reads until EAGAIN or the end of the stream.
+func TestUringStopEndAfterBytes(t *testing.T) {
+	srv, l := uringLoop(t, Config{})
+	client, fd := uringClient(t, srv, l)
+	if err := l.ring.Enter(false, 0); err != nil { // the receive waits for bytes
+		t.Fatal(err)
+	}
+	client.Write([]byte("5"))
+	arrived(t, fd, 1, false)
+	l.draining = true // as stop begins: the receive takes the 5, alone
+	l.takeBytes(t, fd)
+	client.CloseWrite()
+	arrived(t, fd, 0, true)
+	l.stop()
+	if got, err := io.ReadAll(client); string(got) != "  --> 0\r\n" || err != nil {
+		t.Fatalf("a line whose end of the stream came after its bytes, at stop: %q, %v; want its reply", got, err)
+	}
+}
+
+// takeBytes runs the loop until a receive has brought connection fd's
+// bytes (the completion that does so sets active to the loop's clock).
+func (l *uloop) takeBytes(t *testing.T, fd int) {
+	t.Helper()
+	c := l.conns[fd]
+	for c.active = (time.Time{}); c.active.IsZero(); {
+		if err := l.ring.Enter(true, int(timeout/time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		l.now = time.Now()
+		if l.completeAll() == 0 {
+			t.Fatalf("fd %d: no receive came in %v", fd, timeout)
+		}
+	}
+}
+
+// TestUringStopHalfCloses: many clients whose last lines the loop has
+// received end them by half-closing just before the loop stops: each is
+// answered, as in the readiness loops, though one io_uring_enter
+// finishes only some of the receives the ends of the streams completed
+// (about 20 with IORING_SETUP_DEFER_TASKRUN): stop's rounds go on until
+// one brings nothing.
+func TestUringStopHalfCloses(t *testing.T) {
+	const n = 100
+	srv, l := uringLoop(t, Config{})
+	clients := make([]*net.TCPConn, n)
+	for i := range clients {
+		client, fd := uringClient(t, srv, l)
+		clients[i] = client
+		client.Write([]byte("5"))
+		l.takeBytes(t, fd) // an unfinished line; the next receive waits for more
+	}
+	for _, client := range clients {
+		client.CloseWrite()
+	}
+	for fd := range l.conns {
+		arrived(t, fd, 0, true)
+	}
+	l.stop()
+	unanswered := 0
+	for _, client := range clients {
+		if got, err := io.ReadAll(client); !strings.HasPrefix(string(got), "  --> ") || err != nil {
+			unanswered++
+		}
+	}
+	if unanswered > 0 {
+		t.Fatalf("%d of %d clients whose lines ended by a half-close before the stop got no reply", unanswered, n)
 	}
 }
 
