@@ -66,10 +66,10 @@ func TestStateDiskFull(t *testing.T) {
 	}
 }
 
-// TestStateReadOnly: a state file on a read-only file system gives its
-// value; every add is refused with a line saying why, and the rest is
-// served.
-func TestStateReadOnly(t *testing.T) {
+// readOnlyState makes a state file holding 5 on a tmpfs mounted
+// read-only, for the test: every commit fails with EROFS.
+func readOnlyState(t *testing.T) string {
+	t.Helper()
 	dir := tmpfs(t, 8*4096)
 	path := filepath.Join(dir, "counter")
 	srv, _, stop := serve(t, Config{Mode: Iterative, StatePath: path})
@@ -80,6 +80,17 @@ func TestStateReadOnly(t *testing.T) {
 	if out, err := exec.Command("mount", "-o", "remount,ro", dir).CombinedOutput(); err != nil {
 		t.Skipf("cannot remount the tmpfs read-only: %v %s", err, out)
 	}
+	return path
+}
+
+// refusedReadOnly is the reply to an add on a read-only state file.
+const refusedReadOnly = "!!!! not saved: read-only file system (the add may still count)\r\n"
+
+// TestStateReadOnly: a state file on a read-only file system gives its
+// value; every add is refused with a line saying why, and the rest is
+// served.
+func TestStateReadOnly(t *testing.T) {
+	path := readOnlyState(t)
 	for _, mode := range Modes {
 		t.Run(mode, func(t *testing.T) {
 			srv, logs, stop := serve(t, Config{Mode: mode, Loops: 1, StatePath: path})
@@ -91,7 +102,7 @@ func TestStateReadOnly(t *testing.T) {
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(timeout))
 			r := bufio.NewReader(c)
-			if got := roundTrip(t, c, r, "1\n"); got != "!!!! not saved: read-only file system (the add may still count)\r\n" {
+			if got := roundTrip(t, c, r, "1\n"); got != refusedReadOnly {
 				t.Fatalf("an add on a read-only file: %q", got)
 			}
 			if got := roundTrip(t, c, r, "x\n"); got != "!!!!\r\n" {
