@@ -228,3 +228,20 @@ func TestAlign(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+// TestRenderReplies: the table says the servers agree only when every
+// column's replies are the same bytes, the last column's too.
+func TestRenderReplies(t *testing.T) {
+	cols := []column{{Title: "a", Replies: []byte("  --> 0\r\n")}, {Title: "b", Replies: []byte("  --> 0\r\n")}, {Title: "c", Replies: []byte("  --> 0\r\n")}, {Title: "d", Replies: []byte("  --> 0\n")}}
+	var out bytes.Buffer
+	render(&out, cols)
+	if strings.Contains(out.String(), "answered the same") || !strings.Contains(out.String(), `d answered "  --> 0\n"`) {
+		t.Errorf("replies that differ in the last column:\n%s", out.String())
+	}
+	cols[3].Replies = cols[0].Replies
+	out.Reset()
+	render(&out, cols)
+	if !strings.Contains(out.String(), `All 4 answered the same 9 bytes: "  --> 0\r\n"`) {
+		t.Errorf("replies that agree:\n%s", out.String())
+	}
+}
