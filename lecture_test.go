@@ -1093,3 +1093,41 @@ func TestCEpollServerUnreadReplies(t *testing.T) {
 	}
 	t.Logf("%d bytes of requests sent before the server stopped taking them; %d replies", sent, want)
 }
+
+// TestPeerServersReset: a client that resets its connection in the middle
+// of a line (the start of one, no LF) leaves the counter as it was: a
+// line is answered, and added, only when its LF or the end of the stream
+// (FIN) says it is whole. The next client finds the counter at 0. The
+// peer servers, and fetchadd's iterative server beside them.
+func TestPeerServersReset(t *testing.T) {
+	peer := func(argv func(*testing.T) []string) func(*testing.T) string {
+		return func(t *testing.T) string { return startPeer(t, argv(t)) }
+	}
+	servers := []struct {
+		name  string
+		start func(*testing.T) string
+	}{
+		{"go", peer(goServer)}, {"c", peer(cServer)}, {"python", peer(pyServer)},
+		{"fetchadd", func(t *testing.T) string { return startServer(t, server.Iterative, "127.0.0.1:0").Addr().String() }},
+	}
+	for _, s := range servers {
+		t.Run(s.name, func(t *testing.T) {
+			addr := s.start(t)
+			c, err := net.DialTimeout("tcp", addr, timeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc := c.(*net.TCPConn)
+			tc.SetDeadline(time.Now().Add(timeout))
+			// A line first, answered: the server has taken this client
+			// and is reading it when the rest comes.
+			roundTrip(t, tc, bufio.NewReader(tc), "0\n", "  --> 0")
+			tc.Write([]byte("12"))
+			tc.SetLinger(0) // close sends RST, not FIN
+			tc.Close()
+			if got := exchange(t, addr, []byte("0\n"), nil); string(got) != "  --> 0\r\n" {
+				t.Fatalf("after a client reset in the middle of a line: %q, want %q", got, "  --> 0\r\n")
+			}
+		})
+	}
+}

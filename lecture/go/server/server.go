@@ -104,8 +104,11 @@ func serve(cfd int, counter *big.Int) {
 		// read blocks until bytes arrive, and returns what has arrived:
 		// part of a line, or several lines. 0 is the end of the stream.
 		n, err := sock.Read(cfd, buf)
-		if err != nil || n == 0 {
-			break // err: ECONNRESET, the client has gone
+		if err != nil {
+			return // ECONNRESET: the client has gone, its last line with it
+		}
+		if n == 0 {
+			break
 		}
 		var out []byte
 		for _, c := range buf[:n] {
