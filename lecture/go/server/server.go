@@ -15,17 +15,17 @@
 // the counter is a math/big Int, of any size as Python's int is, printed
 // in full. server.c's table of differences from Python has no row here.
 //
-// The calls go through fetchadd's package sock (../../../sock/), one
-// function per system call, named after it: sock.Bind is bind(2),
-// sock.Read is read(2). Calling golang.org/x/sys/unix directly would
-// show the same calls, but each line would need what C leaves to the
-// caller: the name of the call in its error ("bind: address already in
-// use"), and a loop on EINTR (Go's runtime sends its own threads signals,
-// SIGURG, to preempt goroutines). sock does both, once, as C's perror and
-// write_all do here by hand; it makes descriptors close-on-exec as Python
-// and Go do (make side-by-side shows the flags); and fetchadd serve makes
-// the same calls through the same functions, so what you read here reads
-// on there. The price: this file builds inside the fetchadd module only.
+// Why fetchadd's package sock (../../../sock/) and not
+// golang.org/x/sys/unix directly: sock makes the same system calls, one
+// function per call, named after it (sock.Bind is bind(2), sock.Read is
+// read(2)), and does once what C, and Go on x/sys, leave to each caller:
+// an error names its call ("bind: address already in use", perror's work
+// in server.c), and a call that a signal interrupts is made again (EINTR:
+// Go's runtime signals its own threads, SIGURG, to preempt goroutines).
+// Its descriptors are close-on-exec, as Python's are. And fetchadd serve
+// makes these calls through the same functions, so what you read here
+// reads on there. The price: this file builds inside the fetchadd module
+// only; on x/sys alone, each sock.X is unix.X and a loop on EINTR.
 //
 // No signal(SIGPIPE, SIG_IGN) is needed: Go's runtime ignores SIGPIPE
 // for a write to any descriptor but 1 and 2, and write returns EPIPE.
@@ -166,7 +166,7 @@ func main() {
 	sin := address(os.Args)
 
 	// socket: the kernel makes a TCP endpoint and gives its descriptor,
-	// the lowest free number (Go's runtime holds a few first: see NOTES.md).
+	// the lowest free number (3: 0, 1 and 2 are stdin, stdout, stderr).
 	fd, err := sock.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 	check(err)
 	// SO_REUSEADDR: bind even while old connections of this port linger
@@ -185,7 +185,7 @@ func main() {
 	counter := new(big.Int) // one counter for the server's life
 	for {
 		// accept blocks until the backlog holds a connection, takes it,
-		// and gives it a descriptor of its own; fd goes on listening.
+		// and gives it a descriptor of its own (4); fd goes on listening.
 		cfd, _, err := sock.Accept(fd, false)
 		if errors.Is(err, unix.ECONNABORTED) {
 			continue // a client gave up before we took it
