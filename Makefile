@@ -1,6 +1,6 @@
 # fetchadd: the fetch-and-add lab on the Berkeley sockets calls.
 # make build | run | test | lint | cross | bench | compare | strace | fuzz | clean
-# make peers | side-by-side: the lab in C and Python beside the Go (lecture/)
+# make peers | side-by-side: the lab in C, Python and Go beside fetchadd (lecture/)
 # make notes | notes-check: NOTES.md's transcripts, made by the code (tools/notes)
 
 GO      ?= go
@@ -9,7 +9,7 @@ ADDR    ?= 127.0.0.1:50007
 FUZZTIME ?= 10s
 STATICCHECK_VERSION = v0.8.2
 
-.PHONY: build run test lint cross bench compare strace fuzz clean peers side-by-side notes notes-check
+.PHONY: build run test lint cross bench compare strace fuzz clean peers side-by-side notes notes-check FORCE
 
 build:
 	$(GO) build -o $(BIN) .
@@ -70,11 +70,12 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) ./fetchadd || exit 1; \
 	done
 
-# The lab in the lecture's languages (lecture/), run the same way: a server
-# takes [HOST] PORT (HOST 127.0.0.1; port 0: any free port, which it says),
-# a client HOST PORT and numbers on stdin. The Python ones are wrappers.
+# The lab in the lecture's languages and in Go (lecture/), run the same
+# way: a server takes [HOST] PORT (HOST 127.0.0.1; port 0: any free port,
+# which it says), a client HOST PORT and numbers on stdin. The Python ones
+# are wrappers.
 PEER_CFLAGS = -Wall -Wextra -O2
-PEERS = bin/peer-c-server bin/peer-c-client bin/peer-python-server bin/peer-python-client bin/peer-python-threaded-server
+PEERS = bin/peer-go-server bin/peer-go-client bin/peer-c-server bin/peer-c-client bin/peer-python-server bin/peer-python-client bin/peer-python-threaded-server
 # The C epoll server, make compare's yardstick: epoll and accept4 are
 # Linux's, so elsewhere make peers leaves it out.
 ifeq ($(shell uname -s),Linux)
@@ -93,6 +94,11 @@ bin/peer-c-%: lecture/c/%.c
 bin/peer-c-epoll-server: lecture/c/epoll_server.c
 	@mkdir -p bin
 	$(CC) $(PEER_CFLAGS) -o $@ $<
+
+# The Go twins (lecture/go/NAME/NAME.go) use sock/: go build, whose cache
+# knows what changed, decides whether to build them again.
+bin/peer-go-%: FORCE
+	$(GO) build -o $@ ./lecture/go/$*
 
 bin/peer-python-server: lecture/python/server.py
 	$(PYWRAP)
@@ -114,8 +120,9 @@ notes: build peers
 notes-check: build peers
 	$(GO) run ./tools/notes -check
 
-# The handout's inputs sent to the C, Python and Go iterative servers under
-# strace, their socket calls side by side, and a legend of the differences.
+# The handout's inputs sent to the iterative servers under strace (C,
+# Python, the Go twin, fetchadd serve), their socket calls side by side,
+# and a legend of the differences.
 side-by-side: build peers
 	$(GO) run ./tools/sidebyside
 

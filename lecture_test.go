@@ -1,11 +1,12 @@
 package main
 
-// The lab in the lecture's languages (lecture/): the C and Python peers
-// built and run as a student would, over real sockets on loopback, beside
-// the Go server. The Python server is a second, independent
+// The lab in the lecture's languages (lecture/): the C, Python and Go
+// peers built and run as a student would, over real sockets on loopback,
+// beside the Go server. The Python server is a second, independent
 // implementation of the protocol: the differential test holds the Go
-// server, in every mode, to its replies. Tests that need cc or python3
-// skip, naming it, when it is missing; .ci/run installs both.
+// server, in every mode, and the Go twin (lecture/go) to its replies.
+// Tests that need cc or python3 skip, naming it, when it is missing;
+// .ci/run installs both.
 
 import (
 	"bufio"
@@ -57,6 +58,17 @@ func buildC(t *testing.T, name string) string {
 	return bin
 }
 
+// buildGo builds the Go twin lecture/go/NAME as make peers does.
+func buildGo(t *testing.T, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "peer-go-"+name)
+	out, err := exec.Command(needTool(t, "go"), "build", "-o", bin, "./"+filepath.Join("lecture", "go", name)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ./lecture/go/%s: %v\n%s", name, err, out)
+	}
+	return bin
+}
+
 var pythonOnce struct {
 	sync.Once
 	path    string
@@ -81,7 +93,8 @@ func python(t *testing.T) string {
 }
 
 // The peer servers, as make peers runs them.
-func cServer(t *testing.T) []string { return []string{buildC(t, "server")} }
+func cServer(t *testing.T) []string  { return []string{buildC(t, "server")} }
+func goServer(t *testing.T) []string { return []string{buildGo(t, "server")} }
 func pyServer(t *testing.T) []string {
 	return []string{python(t), filepath.Join("lecture", "python", "server.py")}
 }
@@ -187,10 +200,13 @@ func exchange(t *testing.T, addr string, input []byte, cuts func(left int) int) 
 }
 
 // TestPeersBuild: the C programs build with -Wall -Wextra -O2 and no
-// warning (buildC fails on one), and every Python program compiles.
+// warning (buildC fails on one), the Go twins build, and every Python
+// program compiles.
 func TestPeersBuild(t *testing.T) {
 	buildC(t, "server")
 	buildC(t, "client")
+	buildGo(t, "server")
+	buildGo(t, "client")
 	py := python(t)
 	for _, f := range []string{"server.py", "client.py", "threaded_server.py"} {
 		src, err := os.ReadFile(filepath.Join("lecture", "python", f))
@@ -207,23 +223,25 @@ func TestPeersBuild(t *testing.T) {
 
 // TestPeerServersGolden: each golden input, sent at once to a fresh peer
 // server and a fresh Go server, gets the same bytes back. The Python
-// servers match on every input; the C server on those within its long
-// long (the others are TestCServerDifferences' rows).
+// servers and the Go twin match on every input; the C server on those
+// within its long long (the others are TestCServerDifferences' rows).
 func TestPeerServersGolden(t *testing.T) {
 	cOnly := map[string]bool{"handout.in": true, "empty.in": true, "newlines.in": true, "noeol.in": true, "unicode.in": true, "utf8.in": true}
 	peers := []struct {
-		name string
-		argv func(*testing.T) []string
-		only map[string]bool
+		name   string
+		argv   func(*testing.T) []string
+		only   map[string]bool
+		python bool // Python's int(): the 4300-digit limit must be there
 	}{
-		{"c", cServer, cOnly},
-		{"python", pyServer, nil},
-		{"python-threaded", pyThreadedServer, nil},
+		{"go", goServer, nil, false},
+		{"c", cServer, cOnly, false},
+		{"python", pyServer, nil, true},
+		{"python-threaded", pyThreadedServer, nil, true},
 	}
 	for _, p := range peers {
 		t.Run(p.name, func(t *testing.T) {
 			argv := p.argv(t)
-			if p.only == nil {
+			if p.python {
 				needIntLimit(t)
 			}
 			for _, in := range goldens(t) {
@@ -244,13 +262,14 @@ func TestPeerServersGolden(t *testing.T) {
 	}
 }
 
-// TestPeerClientsGolden: the C and Python clients, fed a golden input
+// TestPeerClientsGolden: the Go, C and Python clients, fed a golden input
 // against the Go server, print what the handout's program prints (ASCII
 // inputs: on the wire, int(b'\xd9\xa3') is not 3). The handout's also runs
 // against each peer server, over IPv6, and to "localhost".
 func TestPeerClientsGolden(t *testing.T) {
 	clients := map[string]func(t *testing.T) []string{
-		"c": func(t *testing.T) []string { return []string{buildC(t, "client")} },
+		"go": func(t *testing.T) []string { return []string{buildGo(t, "client")} },
+		"c":  func(t *testing.T) []string { return []string{buildC(t, "client")} },
 		"python": func(t *testing.T) []string {
 			return []string{python(t), filepath.Join("lecture", "python", "client.py")}
 		},
@@ -300,7 +319,7 @@ func TestPeerClientsGolden(t *testing.T) {
 			for _, peer := range []struct {
 				name string
 				argv func(*testing.T) []string
-			}{{"c-server", cServer}, {"python-server", pyServer}, {"python-threaded-server", pyThreadedServer}} {
+			}{{"go-server", goServer}, {"c-server", cServer}, {"python-server", pyServer}, {"python-threaded-server", pyThreadedServer}} {
 				t.Run(peer.name, func(t *testing.T) {
 					diffTranscript(t, run(t, argv, startPeer(t, peer.argv(t)), input), want)
 				})
@@ -313,7 +332,8 @@ func TestPeerClientsGolden(t *testing.T) {
 // lecture/c/server.c's header comment (and NOTES.md): what the C server
 // answers where a long long and strtoll must differ from Python's int(),
 // and where they agree although one might think not. Each row runs on a
-// fresh C server and a fresh Go server (the counter at 0).
+// fresh C server, a fresh Go server and a fresh Go twin (lecture/go, in
+// the "Go and Python" column: it has no table of its own), the counter at 0.
 func TestCServerDifferences(t *testing.T) {
 	rows := []struct {
 		what, send string
@@ -362,7 +382,7 @@ func TestCServerDifferences(t *testing.T) {
 	if len(table) != len(rows) {
 		t.Errorf("server.c's table has %d rows %q; the test checks %d", len(table), table, len(rows))
 	}
-	bin := buildC(t, "server")
+	bin, twin := buildC(t, "server"), buildGo(t, "server")
 	for i, row := range rows {
 		t.Run(row.what, func(t *testing.T) {
 			if i < len(table) && table[i] != row.what {
@@ -374,6 +394,9 @@ func TestCServerDifferences(t *testing.T) {
 			}
 			if got := exchange(t, startServer(t, server.Iterative, "127.0.0.1:0").Addr().String(), []byte(row.send), nil); string(got) != join(row.goPy) {
 				t.Errorf("Go server: got %.120q, want %q", got, join(row.goPy))
+			}
+			if got := exchange(t, startPeer(t, []string{twin}), []byte(row.send), nil); string(got) != join(row.goPy) {
+				t.Errorf("Go twin (lecture/go/server): got %.120q, want %q", got, join(row.goPy))
 			}
 		})
 	}
@@ -532,7 +555,7 @@ func genStreams() []stream {
 // its own line rules) and the Go server, in every mode, get the same
 // generated input, session after session on one counter, cut into the
 // same writes; their replies must be the same bytes. The Python threaded
-// server too. Thousands of lines: valid and invalid ints, underscores,
+// server and the Go twin (lecture/go/server) too. Thousands of lines: valid and invalid ints, underscores,
 // signs, whitespace with \r \v \f, numbers of 4300 digits and more, a
 // counter past 4300 digits, lines of 16384 bytes and more, empty lines,
 // bytes that are not ASCII, NUL, pipelining, lines cut across writes.
@@ -593,6 +616,7 @@ func TestPythonServerDifferential(t *testing.T) {
 		}
 	}
 	t.Run("python-threaded", func(t *testing.T) { check(t, startPeer(t, pyThreadedServer(t))) })
+	t.Run("go-twin", func(t *testing.T) { check(t, startPeer(t, goServer(t))) })
 	forModes(t, server.Modes, func(t *testing.T, srv *server.Server) { check(t, srv.Addr().String()) })
 }
 
@@ -1068,4 +1092,42 @@ func TestCEpollServerUnreadReplies(t *testing.T) {
 		t.Fatalf("%d replies, then %.40q", want, got)
 	}
 	t.Logf("%d bytes of requests sent before the server stopped taking them; %d replies", sent, want)
+}
+
+// TestPeerServersReset: a client that resets its connection in the middle
+// of a line (the start of one, no LF) leaves the counter as it was: a
+// line is answered, and added, only when its LF or the end of the stream
+// (FIN) says it is whole. The next client finds the counter at 0. The
+// peer servers, and fetchadd's iterative server beside them.
+func TestPeerServersReset(t *testing.T) {
+	peer := func(argv func(*testing.T) []string) func(*testing.T) string {
+		return func(t *testing.T) string { return startPeer(t, argv(t)) }
+	}
+	servers := []struct {
+		name  string
+		start func(*testing.T) string
+	}{
+		{"go", peer(goServer)}, {"c", peer(cServer)}, {"python", peer(pyServer)},
+		{"fetchadd", func(t *testing.T) string { return startServer(t, server.Iterative, "127.0.0.1:0").Addr().String() }},
+	}
+	for _, s := range servers {
+		t.Run(s.name, func(t *testing.T) {
+			addr := s.start(t)
+			c, err := net.DialTimeout("tcp", addr, timeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc := c.(*net.TCPConn)
+			tc.SetDeadline(time.Now().Add(timeout))
+			// A line first, answered: the server has taken this client
+			// and is reading it when the rest comes.
+			roundTrip(t, tc, bufio.NewReader(tc), "0\n", "  --> 0")
+			tc.Write([]byte("12"))
+			tc.SetLinger(0) // close sends RST, not FIN
+			tc.Close()
+			if got := exchange(t, addr, []byte("0\n"), nil); string(got) != "  --> 0\r\n" {
+				t.Fatalf("after a client reset in the middle of a line: %q, want %q", got, "  --> 0\r\n")
+			}
+		})
+	}
 }

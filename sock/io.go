@@ -69,8 +69,9 @@ func SendAll(fd int, p []byte) error {
 	return nil
 }
 
-// Write writes p to a descriptor that is not a socket, such as a pipe:
-// write(2). (Send is for sockets.)
+// Write writes p to a descriptor, a pipe or a socket: write(2). On a
+// socket it is send with no flags (lecture/go/server writes its replies
+// so, as server.c does); fetchadd's servers use Send, for its flags.
 func Write(fd int, p []byte) (n int, err error) {
 	for {
 		n, err = unix.Write(fd, p)

@@ -1,8 +1,8 @@
 /*
  * client.c: the handout's terminal program with its counter on a
  * fetch-and-add server: it prompts, reads a number from stdin, sends it,
- * and prints the server's reply. Read it beside ../../client/dial.go and
- * ../python/client.py.
+ * and prints the server's reply. Read it beside ../go/client/client.go,
+ * ../python/client.py and fetchadd's ../../client/dial.go.
  *
  *     cc -Wall -Wextra -O2 -o client client.c     (or: make peers)
  *     ./client HOST PORT        HOST: a name or an address, IPv4 or IPv6

@@ -1,8 +1,8 @@
 /*
  * server.c: the lab's fetch-and-add server in C, one Berkeley sockets
- * call after another, as the lecture writes them. Read it beside the Go
- * (../../sock/connection.go, ../../sock/io.go, ../../server/iterative.go) and the Python
- * (../python/server.py).
+ * call after another, as the lecture writes them. Read it beside its Go
+ * twin (../go/server/server.go), then fetchadd's (../../server/iterative.go,
+ * through ../../sock/), and the Python (../python/server.py).
  *
  *     cc -Wall -Wextra -O2 -o server server.c     (or: make peers)
  *     ./server [HOST] PORT      HOST: an IPv4 address (127.0.0.1);

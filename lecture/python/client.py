@@ -1,6 +1,7 @@
 """ The handout's terminal program with its counter on a fetch-and-add
 server: it prompts, reads a number, sends it, and prints the server's
-reply. Read it beside ../c/client.c and ../../client/dial.go.
+reply. Read it beside ../c/client.c, ../go/client/client.go and
+../../client/dial.go.
 
     python3 client.py HOST PORT
 """

@@ -1,6 +1,6 @@
 """ The lab's fetch-and-add server: the handout's fetadd.py turned into a
 TCP server, in Python 3. Read it beside ../c/server.c and the Go
-(../../sock/connection.go, ../../sock/io.go, ../../server/iterative.go).
+(../go/server/server.go, then fetchadd's ../../server/iterative.go).
 
     python3 server.py [HOST] PORT      (PORT 0: any free port; it says which)
 

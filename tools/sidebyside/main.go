@@ -1,13 +1,14 @@
-// Command sidebyside runs the lab's iterative server three times, in C
-// (lecture/c/server.c), Python (lecture/python/server.py) and Go
-// (fetchadd serve), each under strace -f, sends each the same lines (the
-// handout's inputs), and prints their socket calls side by side: a row
-// per step of the lab, from socket to close, and a legend that explains
-// every difference. Where there is no strace (macOS), it says so, and the
-// Go column comes from fetchadd's own -trace.
+// Command sidebyside runs the lab's iterative server four times, in C
+// (lecture/c/server.c), Python (lecture/python/server.py), Go as a
+// student writes it (lecture/go/server) and Go hardened (fetchadd serve),
+// each under strace -f, sends each the same lines (the handout's inputs),
+// and prints their socket calls side by side: a row per step of the lab,
+// from socket to close, and a legend that explains every difference.
+// Where there is no strace (macOS), it says so, and fetchadd's column
+// comes from its own -trace.
 //
 //	make side-by-side     (builds bin/fetchadd and the peers, then runs this)
-//	go run ./tools/sidebyside [-c BIN] [-python SCRIPT] [-go BIN] [-input FILE]
+//	go run ./tools/sidebyside [-c BIN] [-python SCRIPT] [-twin BIN] [-go BIN] [-input FILE]
 package main
 
 import (
@@ -35,9 +36,9 @@ const timeout = 20 * time.Second
 
 // config says which programs to run and what to send them.
 type config struct {
-	C, Python, Go string // the C server binary, the Python script, fetchadd
-	Input         []byte // the lines to send, each ending in LF
-	Strace        string // strace's path; "": none (the Go column from -trace)
+	C, Python, Twin, Go string // the C server binary, the Python script, the Go twin, fetchadd
+	Input               []byte // the lines to send, each ending in LF
+	Strace              string // strace's path; "": none (fetchadd's column from -trace)
 }
 
 // column is one server's story: its calls, one line each, as strace
@@ -52,6 +53,7 @@ type column struct {
 func main() {
 	c := flag.String("c", "bin/peer-c-server", "the C server (make peers builds it)")
 	py := flag.String("python", "lecture/python/server.py", "the Python server's script")
+	twin := flag.String("twin", "bin/peer-go-server", "the Go twin of the C server (make peers builds it)")
 	goBin := flag.String("go", "bin/fetchadd", "fetchadd (make build)")
 	input := flag.String("input", "testdata/golden/handout.in", "the lines to send to each server")
 	flag.Parse()
@@ -59,14 +61,14 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	cfg := config{C: *c, Python: *py, Go: *goBin, Input: in}
+	cfg := config{C: *c, Python: *py, Twin: *twin, Go: *goBin, Input: in}
 	if runtime.GOOS == "linux" {
 		cfg.Strace, _ = exec.LookPath("strace")
 	}
 	if cfg.Strace == "" {
 		fmt.Printf("No strace here (%s). strace is Linux's (apt-get install strace); macOS has\n"+
-			"none (dtruss needs System Integrity Protection off). So the C and Python\n"+
-			"columns stay empty, and the Go column comes from fetchadd's own -trace.\n\n", runtime.GOOS)
+			"none (dtruss needs System Integrity Protection off). So the C, Python and\n"+
+			"lecture/go columns stay empty, and fetchadd's comes from its own -trace.\n\n", runtime.GOOS)
 	}
 	cols := run(cfg)
 	fmt.Printf("The handout's inputs (%s, %d lines) sent to each iterative server, one\n"+
@@ -85,32 +87,42 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-// run traces the three servers in turn.
+// The columns, in the order run makes them.
+const (
+	colC = iota
+	colPython
+	colTwin
+	colGo
+)
+
+// run traces the four servers in turn.
 func run(cfg config) []column {
 	cols := []column{
-		{Title: "C: lecture/c/server.c"},
-		{Title: "Python: lecture/python/server.py"},
-		{Title: "Go: fetchadd serve"},
+		colC:      {Title: "C: lecture/c/server.c"},
+		colPython: {Title: "Python: lecture/python/server.py"},
+		colTwin:   {Title: "Go: lecture/go/server"},
+		colGo:     {Title: "Go: fetchadd serve"},
 	}
 	var err error
 	if cfg.Strace == "" {
-		cols[0].Note, cols[1].Note = "(no strace)", "(no strace)"
-		cols[2].Title = "Go: fetchadd serve -trace"
-		cols[2].Calls, cols[2].Replies, err = goTrace(cfg)
+		cols[colC].Note, cols[colPython].Note, cols[colTwin].Note = "(no strace)", "(no strace)", "(no strace)"
+		cols[colGo].Title = "Go: fetchadd serve -trace"
+		cols[colGo].Calls, cols[colGo].Replies, err = goTrace(cfg)
 		if err != nil {
-			cols[2].Note = "(" + err.Error() + ")"
+			cols[colGo].Note = "(" + err.Error() + ")"
 		}
 		return cols
 	}
 	python, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
 	servers := [][]string{
-		{cfg.C, "127.0.0.1", "0"},
-		{strings.TrimSpace(string(python)), cfg.Python, "127.0.0.1", "0"},
-		{cfg.Go, "serve", "-addr", "127.0.0.1:0"},
+		colC:      {cfg.C, "127.0.0.1", "0"},
+		colPython: {strings.TrimSpace(string(python)), cfg.Python, "127.0.0.1", "0"},
+		colTwin:   {cfg.Twin, "127.0.0.1", "0"},
+		colGo:     {cfg.Go, "serve", "-addr", "127.0.0.1:0"},
 	}
 	if err != nil {
-		servers[1] = nil
-		cols[1].Note = "(no python3)"
+		servers[colPython] = nil
+		cols[colPython].Note = "(no python3)"
 	}
 	for i, argv := range servers {
 		if argv == nil {
@@ -223,6 +235,9 @@ func serveSession(cmd *exec.Cmd, input []byte, stop func() error, logs ...io.Wri
 	}
 	replies, err := session(addr, input)
 	if err == nil {
+		err = nextClient(addr)
+	}
+	if err == nil {
 		err = stop()
 	}
 	if err != nil {
@@ -269,6 +284,17 @@ func session(addr string, input []byte) ([]byte, error) {
 	c.(*net.TCPConn).CloseWrite()
 	rest, err := io.ReadAll(r) // to the server's close
 	return append(replies, rest...), err
+}
+
+// nextClient is served by the server: a line, and its reply. An
+// iterative server takes it only once it has closed the first client's
+// connection, so strace has written that close whole when the server is
+// stopped (a signal that kills a process of several threads, as Go's,
+// while strace has yet to write a call's end leaves "close(4) = ?").
+// The story's columns end at that close: this client is not in them.
+func nextClient(addr string) error {
+	_, err := session(addr, []byte("0\n"))
+	return err
 }
 
 // childOf finds the process that strace (pid) started.
@@ -445,124 +471,137 @@ var stepLabel = map[string]string{
 }
 
 // align lines the columns up: a row per step, the columns' calls of that
-// step side by side, a gap where a column has no such call. It is the
-// alignment of the three lists of steps that puts the most equal steps
-// in the same rows (a three-way longest common subsequence).
-func align(cols [][]string) [][3]int {
-	a, b, c := steps(cols[0]), steps(cols[1]), steps(cols[2])
-	na, nb, nc := len(a), len(b), len(c)
-	idx := func(i, j, k int) int { return (i*(nb+1)+j)*(nc+1) + k }
-	best := make([]int, (na+1)*(nb+1)*(nc+1))
-	// moves: which columns a row takes a call from (bit 0: a, 1: b, 2: c)
-	score := func(i, j, k, m int) (int, bool) {
-		var keys []string
-		if m&1 != 0 {
-			if i == na {
-				return 0, false
-			}
-			keys = append(keys, a[i])
-		}
-		if m&2 != 0 {
-			if j == nb {
-				return 0, false
-			}
-			keys = append(keys, b[j])
-		}
-		if m&4 != 0 {
-			if k == nc {
-				return 0, false
-			}
-			keys = append(keys, c[k])
-		}
-		for _, key := range keys[1:] {
-			if key != keys[0] {
-				return 0, false
-			}
-		}
-		return len(keys) * (len(keys) - 1) / 2, true // pairs in step
-	}
-	next := func(i, j, k, m int) (int, int, int) { return i + m&1, j + m>>1&1, k + m>>2&1 }
-	for i := na; i >= 0; i-- {
-		for j := nb; j >= 0; j-- {
-			for k := nc; k >= 0; k-- {
-				if i == na && j == nb && k == nc {
-					continue
-				}
-				v := -1
-				for m := 1; m < 8; m++ {
-					if s, ok := score(i, j, k, m); ok {
-						ni, nj, nk := next(i, j, k, m)
-						if t := s + best[idx(ni, nj, nk)]; t > v {
-							v = t
-						}
-					}
-				}
-				best[idx(i, j, k)] = v
-			}
-		}
-	}
-	var rows [][3]int
-	for i, j, k := 0, 0, 0; i < na || j < nb || k < nc; {
-		for m := 7; m >= 1; m-- { // prefer rows that take from more columns
-			if s, ok := score(i, j, k, m); ok {
-				ni, nj, nk := next(i, j, k, m)
-				if s+best[idx(ni, nj, nk)] == best[idx(i, j, k)] {
-					row := [3]int{-1, -1, -1}
-					if m&1 != 0 {
-						row[0] = i
-					}
-					if m&2 != 0 {
-						row[1] = j
-					}
-					if m&4 != 0 {
-						row[2] = k
-					}
-					rows = append(rows, row)
-					i, j, k = ni, nj, nk
-					break
-				}
-			}
-		}
+// step side by side (a call's index in its column, -1 for a gap). The
+// columns join the rows one at a time, each by the alignment that puts
+// the most equal steps in the same rows: a longest common subsequence of
+// the rows so far and the column's steps, where a row is worth a point
+// for each call it holds (each pair of columns in step).
+func align(cols [][]string) [][]int {
+	var rows [][]int
+	var keys []string // each row's step
+	for c, calls := range cols {
+		rows, keys = merge(rows, keys, steps(calls), c, len(cols))
 	}
 	return rows
 }
 
+// merge adds column c, whose calls make the steps s, to the rows.
+func merge(rows [][]int, keys, s []string, c, n int) ([][]int, []string) {
+	weight := func(i int) int {
+		w := 0
+		for _, k := range rows[i] {
+			if k >= 0 {
+				w++
+			}
+		}
+		return w
+	}
+	a, b := len(rows), len(s)
+	best := make([][]int, a+1) // best[i][j]: of rows[i:] and s[j:]
+	for i := range best {
+		best[i] = make([]int, b+1)
+	}
+	for i := a; i >= 0; i-- {
+		for j := b; j >= 0; j-- {
+			if i < a {
+				best[i][j] = best[i+1][j]
+			}
+			if j < b {
+				best[i][j] = max(best[i][j], best[i][j+1])
+			}
+			if i < a && j < b && keys[i] == s[j] {
+				best[i][j] = max(best[i][j], weight(i)+best[i+1][j+1])
+			}
+		}
+	}
+	var out [][]int
+	var outKeys []string
+	for i, j := 0, 0; i < a || j < b; {
+		switch {
+		case i < a && j < b && keys[i] == s[j] && best[i][j] == weight(i)+best[i+1][j+1]:
+			rows[i][c] = j // the call joins the row
+			out, outKeys = append(out, rows[i]), append(outKeys, keys[i])
+			i, j = i+1, j+1
+		case j < b && best[i][j] == best[i][j+1]:
+			row := make([]int, n) // a row of its own
+			for k := range row {
+				row[k] = -1
+			}
+			row[c] = j
+			out, outKeys = append(out, row), append(outKeys, s[j])
+			j++
+		default:
+			out, outKeys = append(out, rows[i]), append(outKeys, keys[i])
+			i++
+		}
+	}
+	return out, outKeys
+}
+
 // render prints the columns side by side.
 func render(w io.Writer, cols []column) {
-	calls := [][]string{cols[0].Calls, cols[1].Calls, cols[2].Calls}
-	rows := align(calls)
-	width := [4]int{len("step")}
+	var calls, keys [][]string
+	for _, c := range cols {
+		calls, keys = append(calls, c.Calls), append(keys, steps(c.Calls))
+	}
+	width := make([]int, len(cols)+1)
+	for _, l := range stepLabel {
+		width[0] = max(width[0], len(l))
+	}
 	for i, c := range cols {
 		width[i+1] = max(len(c.Title), len(c.Note))
 		for _, call := range c.Calls {
 			width[i+1] = max(width[i+1], len(call))
 		}
 	}
-	for _, l := range stepLabel {
-		width[0] = max(width[0], len(l))
+	// line prints the cells, each padded to its width but the last.
+	line := func(cells []string, sep string) {
+		var b strings.Builder
+		for i, cell := range cells {
+			if i > 0 {
+				b.WriteString(sep)
+			}
+			if i < len(cells)-1 {
+				cell += strings.Repeat(" ", width[i]-len(cell))
+			}
+			b.WriteString(cell)
+		}
+		fmt.Fprintln(w, b.String())
 	}
-	line := func(cells [4]string) {
-		fmt.Fprintf(w, "%-*s | %-*s | %-*s | %s\n", width[0], cells[0], width[1], cells[1], width[2], cells[2], cells[3])
+	cells := func(f func(c column) string) []string {
+		out := []string{""}
+		for _, c := range cols {
+			out = append(out, f(c))
+		}
+		return out
 	}
-	line([4]string{"step", cols[0].Title, cols[1].Title, cols[2].Title})
-	fmt.Fprintf(w, "%s-+-%s-+-%s-+-%s\n", strings.Repeat("-", width[0]), strings.Repeat("-", width[1]), strings.Repeat("-", width[2]), strings.Repeat("-", width[3]))
-	if cols[0].Note != "" || cols[1].Note != "" || cols[2].Note != "" {
-		line([4]string{"", cols[0].Note, cols[1].Note, cols[2].Note})
+	head := cells(func(c column) string { return c.Title })
+	head[0] = "step"
+	line(head, " | ")
+	rule := make([]string, len(width))
+	for i, n := range width {
+		rule[i] = strings.Repeat("-", n)
 	}
-	keys := [][]string{steps(calls[0]), steps(calls[1]), steps(calls[2])}
-	for _, row := range rows {
-		var cells [4]string
+	line(rule, "-+-")
+	if notes := cells(func(c column) string { return c.Note }); strings.Join(notes, "") != "" {
+		line(notes, " | ")
+	}
+	for _, row := range align(calls) {
+		cells := make([]string, len(cols)+1)
 		for i, n := range row {
 			if n >= 0 {
 				cells[i+1] = calls[i][n]
 				cells[0] = stepLabel[keys[i][n]]
 			}
 		}
-		line(cells)
+		line(cells, " | ")
 	}
-	same := len(cols[0].Replies) > 0 && bytes.Equal(cols[0].Replies, cols[1].Replies) && bytes.Equal(cols[1].Replies, cols[2].Replies)
+	same := len(cols[0].Replies) > 0
+	for _, c := range cols[1:] {
+		same = same && bytes.Equal(c.Replies, cols[0].Replies)
+	}
 	if same {
-		fmt.Fprintf(w, "\nThe three answered the same %d bytes: %q\n", len(cols[0].Replies), cols[0].Replies)
+		fmt.Fprintf(w, "\nAll %d answered the same %d bytes: %q\n", len(cols), len(cols[0].Replies), cols[0].Replies)
 	} else {
 		fmt.Fprintln(w)
 		for _, c := range cols {
@@ -583,7 +622,14 @@ func legend(cols []column) []string {
 		}
 		return false
 	}
-	anyCol := func(s string) bool { return has(0, s) || has(1, s) || has(2, s) }
+	anyCol := func(s string) bool {
+		for i := range cols {
+			if has(i, s) {
+				return true
+			}
+		}
+		return false
+	}
 	first := func(col int, prefix string) string {
 		for _, c := range cols[col].Calls {
 			if strings.HasPrefix(c, prefix) {
@@ -595,51 +641,62 @@ func legend(cols []column) []string {
 	var l []string
 	add := func(s string) { l = append(l, s) }
 	order := func(i int) string { return strings.Join(labOrder(cols[i].Calls), " ") }
-	if len(cols[0].Calls) > 0 && order(0) == order(1) && order(1) == order(2) {
+	inOrder := len(cols[0].Calls) > 0
+	for i := range cols {
+		inOrder = inOrder && order(i) == order(0)
+	}
+	if inOrder {
 		add("Legend: what differs, and why. (Every column makes the lab's calls in the lab's order: socket, setsockopt, bind, listen, accept, then read and write for each line, read = 0 when the client has gone, close. After the close each goes back to accept; the columns stop there.)")
 	} else {
 		add("Legend: what differs, and why. (The columns are not all in the lab's order, socket, setsockopt, bind, listen, accept, read and write, close: see the rows with gaps.)")
 	}
-	if has(0, "accept(") && (has(1, "accept4(") || has(2, "accept4(")) {
+	if has(colC, "accept(") && anyCol("accept4(") {
 		add("- accept vs accept4: C's accept() is the accept system call. Python and Go call accept4(..., SOCK_CLOEXEC), Linux's accept with flags, so that the new descriptor is close-on-exec from its first instant. macOS has no accept4: there they call accept, then fcntl(FD_CLOEXEC).")
 	}
-	if anyCol("SOCK_CLOEXEC") && strings.Contains(first(0, "socket("), "SOCK_STREAM,") {
+	if anyCol("SOCK_CLOEXEC") && strings.Contains(first(colC, "socket("), "SOCK_STREAM,") {
 		add("- SOCK_CLOEXEC: Python (since 3.4, PEP 446) and Go make every descriptor close-on-exec, so a program they exec does not inherit their sockets. C's socket() and accept() do so only when asked (SOCK_CLOEXEC, accept4, or fcntl).")
 	}
 	if anyCol("recvfrom(") {
 		add("- read vs recvfrom: Python's conn.recv(1024) is recvfrom(fd, buf, 1024, 0, NULL, NULL), a recv that wants no sender address; C and Go call read. On a connected TCP socket they do the same. 1024 is the Python documentation's example; C and Go ask for 4096 bytes. Either way a read returns what has arrived, a part of a line or several lines.")
 	}
-	if anyCol("sendto(") && has(0, "write(") {
-		add("- write vs sendto: C writes with write(2). Python's sendall is sendto(fd, buf, n, 0, NULL, 0), again until all is sent; it ignores SIGPIPE from start-up, so a client that has gone makes it raise BrokenPipeError (EPIPE). C gets the same with signal(SIGPIPE, SIG_IGN), an rt_sigaction not shown.")
+	if anyCol("sendto(") && has(colC, "write(") {
+		add("- write vs sendto: C and lecture/go write with write(2). Python's sendall is sendto(fd, buf, n, 0, NULL, 0), again until all is sent; it ignores SIGPIPE from start-up, so a client that has gone makes it raise BrokenPipeError (EPIPE). C gets the same with signal(SIGPIPE, SIG_IGN), an rt_sigaction not shown; Go's runtime ignores SIGPIPE for every descriptor but 1 and 2.")
+	}
+	if len(cols[colTwin].Calls) > 0 && len(cols[colGo].Calls) > 0 {
+		add("- Go twice: lecture/go/server is server.c in Go, a student's program, its calls made through fetchadd's package sock (one function per system call: sock.Accept is accept4 here). fetchadd serve is the same server, hardened: it makes the same calls through the same functions, and the calls marked (fetchadd) below.")
 	}
 	if anyCol("MSG_NOSIGNAL") {
-		add("- MSG_NOSIGNAL (Go): a send to a client that has gone fails with EPIPE instead of killing the server with SIGPIPE, for this call, without touching the process's signals. macOS has no MSG_NOSIGNAL: there fetchadd sets SO_NOSIGPIPE on each socket.")
+		add("- MSG_NOSIGNAL (fetchadd): a send to a client that has gone fails with EPIPE instead of killing the server with SIGPIPE, for this call, without touching the process's signals. macOS has no MSG_NOSIGNAL: there fetchadd sets SO_NOSIGPIPE on each socket.")
 	}
 	if anyCol("MSG_DONTWAIT") {
-		add("- MSG_DONTWAIT (Go): this one send does not wait when the socket's send buffer is full; it sends what fits and fails with EAGAIN, and the server then waits in poll(2) for room, no longer than its -idle time.")
+		add("- MSG_DONTWAIT (fetchadd): this one send does not wait when the socket's send buffer is full; it sends what fits and fails with EAGAIN, and the server then waits in poll(2) for room, no longer than its -idle time.")
 	}
-	if a, b, c := first(0, "listen("), first(1, "listen("), first(2, "listen("); a != b || b != c {
-		add(fmt.Sprintf("- the backlog: %s, %s, %s. The lab's programs take the Python documentation's listen(1); fetchadd listens with 4096 (Linux caps it at net.core.somaxconn) unless told -backlog N. It is how many finished handshakes the kernel queues for accept while the server is busy: see NOTES.md, \"The backlog: listen(1)\".", a, b, c))
+	var listens []string
+	for i := range cols {
+		listens = append(listens, first(i, "listen("))
+	}
+	if len(slices.Compact(slices.Clone(listens))) > 1 {
+		add(fmt.Sprintf("- the backlog: %s. The lab's programs take the Python documentation's listen(1); fetchadd listens with 4096 (Linux caps it at net.core.somaxconn) unless told -backlog N. It is how many finished handshakes the kernel queues for accept while the server is busy: see NOTES.md, \"The backlog: listen(1)\".", strings.Join(listens, ", ")))
 	}
 	if anyCol("[112 => 16]") {
 		add("- [112 => 16] vs [16]: the address buffer accept and getsockname fill. C passes a struct sockaddr_in (16 bytes); Go passes room for any sockaddr (112), and the kernel says it wrote 16.")
 	}
-	if slices.Contains(steps(cols[1].Calls), "check") {
+	if slices.Contains(steps(cols[colPython].Calls), "check") {
 		add("- getsockname after accept (Python): socket.accept() wraps the new descriptor in a socket object, which first checks that it is a socket by asking its address.")
 	}
 	if anyCol("TCP_NODELAY") {
-		add("- TCP_NODELAY (Go): Nagle's algorithm off on each connection, so a small reply goes out at once instead of waiting for the ACK of the last one (with the client's delayed ACKs, up to 40 ms a reply). The lab's programs leave it on; one reply per request does not mind.")
+		add("- TCP_NODELAY (fetchadd): Nagle's algorithm off on each connection, so a small reply goes out at once instead of waiting for the ACK of the last one (with the client's delayed ACKs, up to 40 ms a reply). The lab's programs leave it on; one reply per request does not mind.")
 	}
-	if has(2, "ppoll(") || has(2, "poll(") {
-		add("- ppoll before a read (Go): the server waits for the client's bytes in poll(2) (ppoll on Linux) with a time limit, what is left of its -idle time (5 minutes unless told), and only then reads, which cannot block: a client that says nothing is closed. The lab's read waits for ever.")
+	if has(colGo, "ppoll(") || has(colGo, "poll(") {
+		add("- ppoll before a read (fetchadd): the server waits for the client's bytes in poll(2) (ppoll on Linux) with a time limit, what is left of its -idle time (5 minutes unless told), and only then reads, which cannot block: a client that says nothing is closed. The lab's read waits for ever.")
 	}
 	if anyCol("SO_RCVTIMEO") || anyCol("SO_SNDTIMEO") {
-		add("- SO_RCVTIMEO (Go): a read that gets nothing for the -idle time (5 minutes unless told) fails with EAGAIN, and the server closes that quiet client. It is set once: the server reads only when its replies have gone, so each read starts at the connection's last progress. The lab's server waits for ever.")
+		add("- SO_RCVTIMEO (fetchadd): a read that gets nothing for the -idle time (5 minutes unless told) fails with EAGAIN, and the server closes that quiet client. It is set once: the server reads only when its replies have gone, so each read starts at the connection's last progress. The lab's server waits for ever.")
 	}
 	add("- IPPROTO_IP vs IPPROTO_TCP: these servers pass 0 as socket's protocol, which strace writes IPPROTO_IP: the default protocol of SOCK_STREAM, TCP. A client made with Python's socket.create_connection (lecture/python/client.py) or C's getaddrinfo (lecture/c/client.c) passes the protocol getaddrinfo found, IPPROTO_TCP. The same socket either way.")
 	add("- socketserver (next week's bin/peer-python-threaded-server, not shown): it listens with a backlog of 5 (request_queue_size), sets no SO_REUSEADDR unless allow_reuse_address is set (its default is off; ours sets it), and serve_forever waits in poll([{fd=3, events=POLLIN}], 1, 500): a poll every half second, to see whether shutdown() was asked, and accept4 only when a client waits. Each client gets a thread (clone3), and shutdown(SHUT_WR) before its close.")
-	if cols[0].Note != "" {
-		add("- No C or Python column here: they need strace. On macOS, fetchadd's -trace shows the Go server's calls as strace would write them (NOTES.md, \"What macOS shows differently\").")
+	if cols[colC].Note != "" {
+		add("- No C, Python or lecture/go column here: they need strace. On macOS, fetchadd's -trace shows the Go server's calls as strace would write them (NOTES.md, \"What macOS shows differently\").")
 	}
 	return l
 }

@@ -22,18 +22,27 @@ func need(t *testing.T, tool string) string {
 	return path
 }
 
-// build compiles the C server and fetchadd as they are now.
-func build(t *testing.T) (cServer, fetchadd string) {
+// build compiles the C server, the Go twin and fetchadd as they are now,
+// and returns the config that runs them (and the Python server) on input.
+func build(t *testing.T, input string) config {
 	t.Helper()
 	dir := t.TempDir()
-	cServer, fetchadd = filepath.Join(dir, "peer-c-server"), filepath.Join(dir, "fetchadd")
-	if out, err := exec.Command(need(t, "cc"), "-Wall", "-Wextra", "-O2", "-o", cServer, "../../lecture/c/server.c").CombinedOutput(); err != nil || len(out) > 0 {
+	cfg := config{
+		C:      filepath.Join(dir, "peer-c-server"),
+		Python: "../../lecture/python/server.py",
+		Twin:   filepath.Join(dir, "peer-go-server"),
+		Go:     filepath.Join(dir, "fetchadd"),
+		Input:  []byte(input),
+	}
+	if out, err := exec.Command(need(t, "cc"), "-Wall", "-Wextra", "-O2", "-o", cfg.C, "../../lecture/c/server.c").CombinedOutput(); err != nil || len(out) > 0 {
 		t.Fatalf("cc: %v\n%s", err, out)
 	}
-	if out, err := exec.Command(need(t, "go"), "build", "-o", fetchadd, "../..").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	for bin, pkg := range map[string]string{cfg.Twin: "../../lecture/go/server", cfg.Go: "../.."} {
+		if out, err := exec.Command(need(t, "go"), "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
 	}
-	return cServer, fetchadd
+	return cfg
 }
 
 // testSession is what the tests send: the handout's first lines, a number
@@ -77,7 +86,7 @@ func checkColumn(t *testing.T, c column, nonce, replies string) {
 	}
 }
 
-// TestSideBySide runs make side-by-side's three servers under strace and
+// TestSideBySide runs make side-by-side's four servers under strace and
 // checks that each column shows the lab's calls in the lab's order, from
 // the programs as they are (built now, reading this run's line), that the
 // table's columns line up, and that the legend explains the differences
@@ -88,14 +97,19 @@ func TestSideBySide(t *testing.T) {
 	}
 	strace := need(t, "strace")
 	need(t, "python3")
-	cServer, fetchadd := build(t)
 	input, nonce, replies := testSession()
-	cols := run(config{C: cServer, Python: "../../lecture/python/server.py", Go: fetchadd, Input: []byte(input), Strace: strace})
+	cfg := build(t, input)
+	cfg.Strace = strace
+	cols := run(cfg)
+	if len(cols) != 4 {
+		t.Fatalf("%d columns, want C, Python, lecture/go and fetchadd", len(cols))
+	}
 	for _, c := range cols {
 		checkColumn(t, c, nonce, replies)
 	}
-	// What the lab's programs are known to do, as the issue measured it.
-	for i, want := range []string{"accept(3, ", "accept4(3, ", "accept4(3, "} {
+	// What the lab's programs are known to do, as the issue measured it;
+	// the Go twin, server.c's descriptors and calls (write, not sendto).
+	for i, want := range []string{"accept(3, ", "accept4(3, ", "accept4(3, ", "accept4(3, "} {
 		if !slices.ContainsFunc(cols[i].Calls, func(c string) bool { return strings.HasPrefix(c, want) }) {
 			t.Errorf("%s: no %s...", cols[i].Title, want)
 		}
@@ -105,13 +119,18 @@ func TestSideBySide(t *testing.T) {
 	}) {
 		t.Errorf("Python: no recvfrom(4, ..., 1024, 0, NULL, NULL)")
 	}
+	for _, want := range []string{`read(4, "5\n", 4096) = 2`, `write(4, "  --> 0\r\n", 9) = 9`, "close(4) = 0"} {
+		if !slices.Contains(cols[colTwin].Calls, want) {
+			t.Errorf("%s: no %s in\n %s", cols[colTwin].Title, want, strings.Join(cols[colTwin].Calls, "\n "))
+		}
+	}
 
 	var out bytes.Buffer
 	render(&out, cols)
 	table := strings.Split(strings.TrimSpace(out.String()), "\n")
 	rows := 0
 	for _, l := range table {
-		if strings.Count(l, " | ") != 3 {
+		if strings.Count(l, " | ") != len(cols) {
 			continue
 		}
 		rows++
@@ -119,20 +138,20 @@ func TestSideBySide(t *testing.T) {
 			t.Errorf("row not aligned with the header:\n%s\n%s", table[0], l)
 		}
 	}
-	if want := len(align([][]string{cols[0].Calls, cols[1].Calls, cols[2].Calls})) + 1; rows != want {
+	if want := len(align([][]string{cols[0].Calls, cols[1].Calls, cols[2].Calls, cols[3].Calls})) + 1; rows != want {
 		t.Errorf("%d rows in the table, want %d:\n%s", rows, want, out.String())
 	}
-	if !strings.Contains(out.String(), "The three answered the same") {
+	if !strings.Contains(out.String(), "All 4 answered the same") {
 		t.Errorf("the table does not say the replies agree:\n%s", out.String())
 	}
 
 	text := strings.Join(legend(cols), "\n")
-	for _, want := range []string{"in the lab's order", "accept vs accept4", "SOCK_CLOEXEC", "read vs recvfrom", "write vs sendto", "the backlog", "IPPROTO_IP vs IPPROTO_TCP", "socketserver", "poll("} {
+	for _, want := range []string{"in the lab's order", "accept vs accept4", "SOCK_CLOEXEC", "read vs recvfrom", "write vs sendto", "Go twice", "the backlog", "IPPROTO_IP vs IPPROTO_TCP", "socketserver", "poll("} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the legend does not explain %q:\n%s", want, text)
 		}
 	}
-	if strings.Contains(text, "MSG_NOSIGNAL") != slices.ContainsFunc(cols[2].Calls, func(c string) bool { return strings.Contains(c, "MSG_NOSIGNAL") }) {
+	if strings.Contains(text, "MSG_NOSIGNAL") != slices.ContainsFunc(cols[colGo].Calls, func(c string) bool { return strings.Contains(c, "MSG_NOSIGNAL") }) {
 		t.Errorf("the legend's MSG_NOSIGNAL entry does not follow the Go column")
 	}
 }
@@ -148,16 +167,17 @@ func bars(line string) []int {
 	return at
 }
 
-// TestSideBySideTrace: where there is no strace, the Go column comes from
-// -trace, with the lab's order, and the others say why they are empty.
+// TestSideBySideTrace: where there is no strace, fetchadd's column comes
+// from -trace, with the lab's order, and the others say why they are empty.
 func TestSideBySideTrace(t *testing.T) {
-	cServer, fetchadd := build(t)
 	input, nonce, replies := testSession()
-	cols := run(config{C: cServer, Python: "../../lecture/python/server.py", Go: fetchadd, Input: []byte(input)})
-	if cols[0].Note != "(no strace)" || cols[1].Note != "(no strace)" {
-		t.Errorf("C and Python columns without strace: %q, %q", cols[0].Note, cols[1].Note)
+	cols := run(build(t, input))
+	for _, c := range cols[:colGo] {
+		if c.Note != "(no strace)" {
+			t.Errorf("%s without strace: %q", c.Title, c.Note)
+		}
 	}
-	checkColumn(t, cols[2], nonce, replies)
+	checkColumn(t, cols[colGo], nonce, replies)
 }
 
 // TestLabCalls: strace's lines are cut down to the lab's calls: a call
@@ -192,14 +212,36 @@ func TestLabCalls(t *testing.T) {
 }
 
 // TestAlign: equal steps share a row; a step only one column has gets a
-// row of its own, with gaps beside it.
+// row of its own, with gaps beside it; a step two columns have that the
+// others lack shares a row, whichever columns they are.
 func TestAlign(t *testing.T) {
 	c := []string{"socket() = 3", "accept(3) = 4", "read(4) = 2", "close(4) = 0"}
 	py := []string{"socket() = 3", "accept4(3) = 4", "getsockname(4) = 0", "recvfrom(4) = 2", "close(4) = 0"}
-	goCalls := []string{"socket() = 3", "accept4(3) = 4", "setsockopt(4, SOL_TCP, TCP_NODELAY) = 0", "read(4) = 2", "close(4) = 0"}
-	got := align([][]string{c, py, goCalls})
-	want := [][3]int{{0, 0, 0}, {1, 1, 1}, {-1, 2, -1}, {-1, -1, 2}, {2, 3, 3}, {3, 4, 4}}
-	if fmt.Sprint(got) != fmt.Sprint(want) && fmt.Sprint(got) != fmt.Sprint([][3]int{{0, 0, 0}, {1, 1, 1}, {-1, -1, 2}, {-1, 2, -1}, {2, 3, 3}, {3, 4, 4}}) {
+	twin := []string{"socket() = 3", "accept4(3) = 4", "read(4) = 2", "write(4) = 9", "close(4) = 0"}
+	goCalls := []string{"socket() = 3", "accept4(3) = 4", "setsockopt(4, SOL_TCP, TCP_NODELAY) = 0", "read(4) = 2", "write(4) = 9", "close(4) = 0"}
+	got := align([][]string{c, py, twin, goCalls})
+	head := [][]int{{0, 0, 0, 0}, {1, 1, 1, 1}}
+	tail := [][]int{{2, 3, 2, 3}, {-1, -1, 3, 4}, {3, 4, 4, 5}}
+	want := append(append(slices.Clone(head), []int{-1, -1, -1, 2}, []int{-1, 2, -1, -1}), tail...)
+	alsoRight := append(append(slices.Clone(head), []int{-1, 2, -1, -1}, []int{-1, -1, -1, 2}), tail...)
+	if fmt.Sprint(got) != fmt.Sprint(want) && fmt.Sprint(got) != fmt.Sprint(alsoRight) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// TestRenderReplies: the table says the servers agree only when every
+// column's replies are the same bytes, the last column's too.
+func TestRenderReplies(t *testing.T) {
+	cols := []column{{Title: "a", Replies: []byte("  --> 0\r\n")}, {Title: "b", Replies: []byte("  --> 0\r\n")}, {Title: "c", Replies: []byte("  --> 0\r\n")}, {Title: "d", Replies: []byte("  --> 0\n")}}
+	var out bytes.Buffer
+	render(&out, cols)
+	if strings.Contains(out.String(), "answered the same") || !strings.Contains(out.String(), `d answered "  --> 0\n"`) {
+		t.Errorf("replies that differ in the last column:\n%s", out.String())
+	}
+	cols[3].Replies = cols[0].Replies
+	out.Reset()
+	render(&out, cols)
+	if !strings.Contains(out.String(), `All 4 answered the same 9 bytes: "  --> 0\r\n"`) {
+		t.Errorf("replies that agree:\n%s", out.String())
 	}
 }
