@@ -25,6 +25,7 @@ import (
 	"fetchadd/bench"
 	"fetchadd/client"
 	"fetchadd/fetchadd"
+	"fetchadd/rawwait"
 	"fetchadd/server"
 	"fetchadd/sock"
 
@@ -286,18 +287,11 @@ func untilServed(logger *log.Logger, stop func(), served <-chan error, signals <
 	}
 }
 
-// spareLoopsP gives the event and uring modes a P per loop and one more:
-// each loop's thread keeps its P while it waits in epoll_wait or
-// io_uring_enter, as a C loop keeps its thread, only while one P is left
-// for the rest of the program (signals, the garbage collector;
-// sock/raw.go). A server pinned to one CPU (taskset -c 1) starts with
-// GOMAXPROCS 1: its loop would wait the scheduler's way, and the runtime,
-// with no idle P, would hand its P to another thread at every wait that
-// outlasts a tick of its monitor (NOTES.md, "The Go runtime in the hot
-// path", measures it).
+// spareLoopsP gives the event and uring modes a P per loop and one more
+// (rawwait.SpareP).
 func spareLoopsP(srv *server.Server) {
-	if (srv.Mode() == server.Event || srv.Mode() == server.Uring) && runtime.GOMAXPROCS(0) < srv.Loops()+1 {
-		runtime.GOMAXPROCS(srv.Loops() + 1)
+	if srv.Mode() == server.Event || srv.Mode() == server.Uring {
+		rawwait.SpareP(srv.Loops())
 	}
 }
 

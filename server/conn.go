@@ -56,7 +56,7 @@ func (l *loop) handle(ev sock.Event) {
 }
 
 // receive does one read: the socket is non-blocking, and MSG_DONTWAIT
-// says so to sock, which makes the call raw (sock/raw.go). The poller reports the descriptor again if more
+// says so to sock, which makes the call raw (rawwait/rawwait.go). The poller reports the descriptor again if more
 // is waiting, and one read per turn keeps the loop fair. It says whether
 // it got any bytes.
 func (l *loop) receive(c *conn) bool {

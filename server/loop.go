@@ -109,7 +109,7 @@ func (s *Server) newLoop(id int) (*loop, error) {
 		return nil, err
 	}
 	// The loop's thread keeps its P while it waits, like a C event
-	// loop's thread, where a P can be spared (sock/raw.go).
+	// loop's thread, where a P can be spared (rawwait/rawwait.go).
 	p.WaitRaw()
 	l := &loop{srv: s, id: id, poller: p, conns: make(map[int]*conn), wakeR: r, wakeW: w,
 		buf: make([]byte, loopReadSize)}

@@ -195,7 +195,7 @@ func (s *Server) serveUring() error {
 // ring's one submitter (sock.NewUring).
 func (l *uloop) serve() error {
 	// The loop's thread keeps its P while it waits, as the event loops'
-	// do (sock/raw.go).
+	// do (rawwait/rawwait.go).
 	l.ring.WaitRaw()
 	return l.run()
 }

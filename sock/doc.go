@@ -25,7 +25,7 @@
 // a connection (socket to getsockname), io.go the calls on one (read to
 // close, then fcntl and poll), pipe.go the pipe; conventions.go the
 // conventions below, addr.go addresses, poller*.go the pollers of an
-// event loop, raw.go the calls made without telling Go's scheduler,
+// event loop, rawwait the policy of calls made without telling Go's scheduler,
 // trace*.go the -trace output. Where the systems differ, the
 // wrapper is written once and makes the call through a small unexported
 // function of the call's name, in a file per system:

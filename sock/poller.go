@@ -29,7 +29,7 @@ type Poller interface {
 	// interrupts its threads every few milliseconds to preempt them.
 	Wait(timeout int) ([]Event, error)
 	// WaitRaw asks that Wait block as a raw system call, keeping the
-	// thread's P (raw.go), and says whether it will: epoll only, and only
+	// thread's P (rawwait), and says whether it will: epoll only, and only
 	// while fewer than GOMAXPROCS-1 pollers of the program do.
 	WaitRaw() bool
 	// Name is the system call it waits with, for messages.

@@ -3,13 +3,15 @@ package sock
 import (
 	"unsafe"
 
+	"fetchadd/rawwait"
+
 	"golang.org/x/sys/unix"
 )
 
 // epoll is the Linux Poller: one epoll instance, level-triggered.
 type epoll struct {
 	fd     int
-	raw    bool // blocking Waits are raw system calls (raw.go)
+	raw    bool // blocking Waits are raw system calls (rawwait)
 	idle   bool // the last raw Wait was interrupted: wait the scheduler's way
 	ready  [maxEvents]unix.EpollEvent
 	events []Event
@@ -100,10 +102,10 @@ func (p *epoll) wait(timeout int) (int, error) {
 }
 
 // WaitRaw makes the blocking Waits raw system calls, if a P can be spared
-// (raw.go). Close gives it back.
+// (rawwait). Close gives it back.
 func (p *epoll) WaitRaw() bool {
 	if !p.raw {
-		p.raw = spareP()
+		p.raw = rawwait.Reserve()
 	}
 	return p.raw
 }
@@ -113,7 +115,7 @@ func (p *epoll) Name() string { return EventPollerName }
 func (p *epoll) Close() error {
 	if p.raw {
 		p.raw = false
-		giveBackP()
+		rawwait.Release()
 	}
 	return Close(p.fd)
 }

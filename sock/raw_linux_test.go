@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"fetchadd/internal/testwait"
+	"fetchadd/rawwait"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,8 +17,8 @@ import (
 // rest of the program, and give theirs back when closed.
 func TestWaitRawLeavesAP(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
-	if rawWaiters.Load() != 0 {
-		t.Fatalf("%d raw waiters before the test", rawWaiters.Load())
+	if rawwait.Waiters() != 0 {
+		t.Fatalf("%d raw waiters before the test", rawwait.Waiters())
 	}
 	var ps []Poller
 	for i := 0; i < 3; i++ {

@@ -117,7 +117,7 @@ func recv(fd int, p []byte, flags int) (int, error) {
 	return int(n), nil
 }
 
-// syscall6 makes a system call, raw if it cannot block (raw.go).
+// syscall6 makes a system call, raw if it cannot block (rawwait).
 func syscall6(raw bool, trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, syscall.Errno) {
 	if raw {
 		r, _, errno := unix.RawSyscall6(trap, a1, a2, a3, a4, a5, a6)

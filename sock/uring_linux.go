@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"fetchadd/rawwait"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -359,7 +361,7 @@ func (r *Uring) Close() error {
 	r.maps = nil
 	if r.raw {
 		r.raw = false
-		giveBackP()
+		rawwait.Release()
 	}
 	if r.fd < 0 {
 		return nil

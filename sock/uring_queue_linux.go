@@ -7,6 +7,8 @@ import (
 	"time"
 	"unsafe"
 
+	"fetchadd/rawwait"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -231,10 +233,10 @@ func (r *Uring) CancelAll() {
 
 // WaitRaw makes the waits of Enter raw system calls, which keep the
 // thread's P while they wait, as the event loops' epoll_wait does, if a P
-// can be spared (raw.go). Close gives it back.
+// can be spared (rawwait). Close gives it back.
 func (r *Uring) WaitRaw() bool {
 	if !r.raw {
-		r.raw = spareP()
+		r.raw = rawwait.Reserve()
 	}
 	return r.raw
 }
@@ -343,10 +345,10 @@ func (r *Uring) enter(flags, minComplete uint32, deadline time.Time) (int, error
 		r.arg = getEventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.ts)))}
 		arg, argSize, flags = unsafe.Pointer(&r.arg), sizeofGetEventArg, flags|enterExtArg
 	}
-	// Raw, without telling Go's scheduler (raw.go), when it cannot block
+	// Raw, without telling Go's scheduler (rawwait), when it cannot block
 	// or WaitRaw said so.
 	// After a raw wait the runtime interrupted (EINTR), the next is the
-	// scheduler's, so that an idle loop sleeps (raw.go).
+	// scheduler's, so that an idle loop sleeps (rawwait).
 	syscall6 := unix.Syscall6
 	raw := minComplete == 0 || (r.raw && !r.idle)
 	if raw {
