@@ -25,6 +25,7 @@ import (
 	"fetchadd/bench"
 	"fetchadd/client"
 	"fetchadd/fetchadd"
+	"fetchadd/poller"
 	"fetchadd/rawwait"
 	"fetchadd/server"
 	"fetchadd/sock"
@@ -307,7 +308,7 @@ func announce(logger *log.Logger, srv *server.Server) {
 	case server.Poll:
 		logger.Printf("poll server listening on %s: one thread, poll(2), at most %d connections", a, srv.MaxConns())
 	case server.Event:
-		logger.Printf("event server listening on %s: event loops on %s: %d (GOMAXPROCS %d), at most %d connections", a, sock.EventPollerName, srv.Loops(), runtime.GOMAXPROCS(0), srv.MaxConns())
+		logger.Printf("event server listening on %s: event loops on %s: %d (GOMAXPROCS %d), at most %d connections", a, poller.EventName, srv.Loops(), runtime.GOMAXPROCS(0), srv.MaxConns())
 	case server.Uring:
 		logger.Printf("uring server listening on %s: event loops on io_uring: %d (GOMAXPROCS %d), at most %d connections", a, srv.Loops(), runtime.GOMAXPROCS(0), srv.MaxConns())
 	}

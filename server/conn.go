@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"fetchadd/fetchadd"
+	"fetchadd/poller"
 	"fetchadd/sock"
 
 	"golang.org/x/sys/unix"
@@ -34,7 +35,7 @@ type conn struct {
 var errHangUp = errors.New("the connection broke while its replies waited to be saved")
 
 // handle acts on one event of a connection.
-func (l *loop) handle(ev sock.Event) {
+func (l *loop) handle(ev poller.Event) {
 	c := l.conns[ev.Fd]
 	if c == nil || c.dead {
 		return // an event for a connection closed in this batch

@@ -20,13 +20,22 @@
 //	fcntl(fd, F_SETFL, ...)    sock.SetNonblock(fd)
 //	poll(fds, nfds, timeout)   sock.Poll(fds, timeout)
 //	pipe(fds)                  sock.Pipe()
+//	epoll_create1(...)         sock.EpollCreate1()
+//	epoll_ctl(ep, op, fd, ev)  sock.EpollCtl(ep, op, fd, events)
+//	epoll_wait(ep, ev, n, ms)  sock.EpollWait(ep, ev, ms, raw)
+//	kqueue()                   sock.Kqueue()
+//	kevent(kq, ch, n, ev, ...) sock.Kevent(kq, ch, ev, ms)
 //
 // The files follow the listing: connection.go holds the calls that make
 // a connection (socket to getsockname), io.go the calls on one (read to
-// close, then fcntl and poll), pipe.go the pipe; conventions.go the
-// conventions below, addr.go addresses, poller*.go the pollers of an
-// event loop, rawwait the policy of calls made without telling Go's scheduler,
-// trace*.go the -trace output. Where the systems differ, the
+// close, then fcntl and poll), pipe.go the pipe, epoll_linux.go
+// (epoll_wait_linux.go or epoll_pwait_linux.go: the wait of each
+// architecture) and kqueue_bsd.go the readiness calls (package poller makes an event
+// loop's Poller of them, package rawwait says which waits may be raw);
+// conventions.go the conventions below, addr.go addresses,
+// peername_linux.go the peer's address of an accepted descriptor,
+// trace*.go the -trace output (trace_uring_linux.go io_uring's), and
+// uring*.go io_uring. Where the systems differ, the
 // wrapper is written once and makes the call through a small unexported
 // function of the call's name, in a file per system:
 // syscall_accept4.go on Linux and FreeBSD (socket, accept4 and sendto,
@@ -50,5 +59,8 @@
 //     returns EPIPE instead of raising SIGPIPE (MSG_NOSIGNAL on Linux and
 //     FreeBSD, SO_NOSIGPIPE on macOS).
 //
-// Descriptors are plain ints, as in C. Nothing here uses package net.
+// Descriptors are plain ints, as in C. Package net is used for one thing:
+// Resolve looks a name up with its resolver (net.DefaultResolver, which
+// reads /etc/hosts and asks DNS, as getaddrinfo does); no socket here is
+// package net's.
 package sock
