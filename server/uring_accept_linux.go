@@ -20,7 +20,7 @@ func (l *uloop) accept() {
 	if l.accepting || !l.acceptPause.IsZero() || l.srv.stopping.Load() {
 		return
 	}
-	l.ring.Accept(l.srv.lfd)
+	l.ring.PrepAccept(l.srv.lfd)
 	l.accepting = true
 }
 

@@ -25,7 +25,7 @@ func (l *uloop) received(cq sock.Completion) {
 		// given back meanwhile (bytes are there).
 		u.more = true
 	case cq.Errno() == unix.EAGAIN:
-		// A receive of a loop that stops (RecvNow): nothing there.
+		// A receive of a loop that stops (PrepRecvNow): nothing there.
 	case cq.Res < 0:
 		l.kill(c, cq.Err())
 	case cq.Res == 0:
@@ -82,7 +82,7 @@ func (l *uloop) flush(u *uconn) {
 	}
 	u.sending = c.out[:n]
 	c.writing = true
-	l.ring.Send(c.fd, u.sending)
+	l.ring.PrepSend(c.fd, u.sending)
 }
 
 // sent handles a send's completion: the bytes the socket took leave
@@ -145,12 +145,12 @@ func (l *uloop) progress(u *uconn) {
 		switch {
 		case !l.draining:
 			c.reading = true
-			l.ring.Recv(c.fd)
+			l.ring.PrepRecv(c.fd)
 		case u.more && u.drained < stopReads:
 			c.reading = true
 			u.drained++
 			l.stopRecvs++
-			l.ring.RecvNow(c.fd)
+			l.ring.PrepRecvNow(c.fd)
 		}
 	}
 }
@@ -175,7 +175,7 @@ func (l *uloop) closeDead() {
 		u := l.uconns[c.fd]
 		if c.reading || c.writing {
 			if !u.cancelled && !l.cancelled {
-				l.ring.Cancel(c.fd)
+				l.ring.PrepCancel(c.fd)
 				u.cancelled = true
 			}
 			still = append(still, c)

@@ -205,7 +205,7 @@ func (l *uloop) serve() error {
 // completion) and handles the batch's completions, until the server
 // stops.
 func (l *uloop) run() error {
-	l.ring.Read(l.wakeR, l.wakeBuf[:])
+	l.ring.PrepRead(l.wakeR, l.wakeBuf[:])
 	if l.id == 0 {
 		l.accept()
 	}
@@ -278,7 +278,7 @@ func (l *uloop) woken(c sock.Completion) {
 		l.register(a)
 	}
 	if !l.srv.stopping.Load() {
-		l.ring.Read(l.wakeR, l.wakeBuf[:])
+		l.ring.PrepRead(l.wakeR, l.wakeBuf[:])
 	}
 }
 
@@ -298,7 +298,7 @@ func (l *uloop) stop() {
 	// stream have come complete now, the others are cancelled below.
 	// From then on (draining) progress queues a receive after each one
 	// that brought bytes, up to stopReads a connection, and one that
-	// does not wait (RecvNow): it completes in the round that submits
+	// does not wait (PrepRecvNow): it completes in the round that submits
 	// it, with -EAGAIN if the socket is empty. So a client that sends
 	// nothing more costs no receive, one that sent a line one more, one
 	// that keeps sending at most stopReads, and a line ended by a
@@ -326,7 +326,7 @@ func (l *uloop) stop() {
 	// what its socket takes now before the cancel comes; one that found
 	// no room waits, and is cancelled.
 	l.cancelled = true
-	l.ring.CancelAll()
+	l.ring.PrepCancelAll()
 	for l.ring.InFlight() > 0 {
 		if err := l.ring.Enter(true, -1); err != nil {
 			l.srv.logger.Printf("loop %d: %v", l.id, err)

@@ -80,7 +80,7 @@ func testUringOps(t *testing.T) {
 	}
 	a, b := socketpair(t)
 
-	r.Recv(a)
+	r.PrepRecv(a)
 	unix.Write(b, []byte("5\n3\r\n"))
 	c := wait(t, r)
 	data, ok := r.Buffer(c)
@@ -90,7 +90,7 @@ func testUringOps(t *testing.T) {
 	r.ReturnBuffer(c)
 
 	out := []byte("  --> 0\r\n")
-	r.Send(a, out)
+	r.PrepSend(a, out)
 	if c := wait(t, r); c.Op != OpSend || c.Fd != a || c.Res != int32(len(out)) {
 		t.Fatalf("send: %+v", c)
 	}
@@ -106,8 +106,8 @@ func testUringOps(t *testing.T) {
 	defer unix.Close(pr)
 	defer unix.Close(pw)
 	var wake [8]byte
-	r.Read(pr, wake[:])
-	r.Recv(a)
+	r.PrepRead(pr, wake[:])
+	r.PrepRecv(a)
 	if err := r.Enter(false, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func testUringOps(t *testing.T) {
 		t.Fatalf("read: %+v", c)
 	}
 
-	r.Cancel(a)
+	r.PrepCancel(a)
 	seen := map[uint8]Completion{}
 	for len(seen) < 2 {
 		c := wait(t, r)
@@ -144,7 +144,7 @@ func TestUringBufferRing(t *testing.T) {
 	a, b := socketpair(t)
 	var held []Completion
 	for i := 0; i < 3; i++ {
-		r.Recv(a)
+		r.PrepRecv(a)
 		unix.Write(b, []byte{'a' + byte(i)})
 		c := wait(t, r)
 		if i < 2 {
@@ -160,7 +160,7 @@ func TestUringBufferRing(t *testing.T) {
 		}
 	}
 	r.ReturnBuffer(held[0])
-	r.Recv(a)
+	r.PrepRecv(a)
 	c := wait(t, r)
 	if data, ok := r.Buffer(c); !ok || string(data) != "c" || c.Flags>>cqeBufferShift != held[0].Flags>>cqeBufferShift {
 		t.Fatalf("after a buffer came back: %+v %q", c, data)
@@ -221,7 +221,7 @@ func TestUringIdleWaitSleeps(t *testing.T) {
 	defer Close(pr)
 	defer Close(pw)
 	var b [1]byte
-	r.Read(pr, b[:])
+	r.PrepRead(pr, b[:])
 	var trace strings.Builder
 	EnableTrace(&trace, 32, false)
 	defer func() { tracer = nil }()
@@ -267,17 +267,17 @@ func TestUringFullQueue(t *testing.T) {
 			n := len(r.sqes)
 			data := []byte("abcdefghijklmnopqrstuvwxyz")
 			for i := 0; i < n; i++ { // sends on a that complete at once, left in the CQ
-				r.Send(a, data[i:i+1])
+				r.PrepSend(a, data[i:i+1])
 			}
 			if err := r.Enter(false, 0); err != nil {
 				t.Fatal(err)
 			}
 			for i := 0; i < n; i++ { // the queue full again, with sends on b
-				r.Send(b, data[i:i+1])
+				r.PrepSend(b, data[i:i+1])
 			}
 			calls := 0
 			uringEnterFault = func() (unix.Errno, bool) { calls++; return tc.fault(calls) }
-			r.Send(b, data[n:n+1])
+			r.PrepSend(b, data[n:n+1])
 			uringEnterFault = real
 			err := r.Enter(false, 0)
 			want := ""

@@ -12,8 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The two queues at work: an operation is queued as an SQE (Accept,
-// Recv, Send, Read, Cancel), Enter submits the queued SQEs and waits for
+// The two queues at work: an operation is queued as an SQE (PrepAccept,
+// PrepRecv, PrepSend, PrepRead, PrepCancel), Enter submits the queued SQEs and waits for
 // completions in one io_uring_enter, and Reap reads the CQEs.
 //
 // Each SQE's user data, given back in its CQE, is the operation and the
@@ -57,7 +57,7 @@ const (
 // completes, and how it went.
 type Completion struct {
 	Op    uint8  // the operation: OpRecv, OpSend, ...
-	Fd    int    // the descriptor it was on (-1 for CancelAll)
+	Fd    int    // the descriptor it was on (-1 for PrepCancelAll)
 	Res   int32  // its result: a count, a new descriptor, or -errno
 	Flags uint32 // IORING_CQE_F_*: see More and Uring.Buffer
 }
@@ -126,15 +126,15 @@ func (r *Uring) next(op uint8, fd int) *sqe {
 	return e
 }
 
-// Accept queues a multishot accept on the listening socket fd
+// PrepAccept queues a multishot accept on the listening socket fd
 // (IORING_OP_ACCEPT with IORING_ACCEPT_MULTISHOT, 5.19): one SQE for all
 // the connections to come. Each completes with its new descriptor
 // (close-on-exec) and IORING_CQE_F_MORE; a completion without it, an
-// error such as EMFILE, ends the accept, and Accept must be queued
+// error such as EMFILE, ends the accept, and PrepAccept must be queued
 // again. It asks for no address: the kernel would write every
 // connection's into the same buffer, and may accept several before the
 // program reads one (see Peername).
-func (r *Uring) Accept(fd int) {
+func (r *Uring) PrepAccept(fd int) {
 	e := r.next(OpAccept, fd)
 	e.ioprio = acceptMultishot
 	e.opFlags = unix.SOCK_CLOEXEC
@@ -143,7 +143,7 @@ func (r *Uring) Accept(fd int) {
 	}
 }
 
-// Recv queues a receive on fd into a buffer the kernel picks from the
+// PrepRecv queues a receive on fd into a buffer the kernel picks from the
 // buffer ring when bytes come (IORING_OP_RECV with IOSQE_BUFFER_SELECT,
 // group 0), so that a connection waiting for its next request holds no
 // buffer. It completes as recv(2) returns: a count (Buffer says where the
@@ -152,7 +152,7 @@ func (r *Uring) Accept(fd int) {
 // kernel waits for bytes before it tries: a server queues the next
 // receive just after the last one emptied the socket, where a first try
 // would find nothing.
-func (r *Uring) Recv(fd int) {
+func (r *Uring) PrepRecv(fd int) {
 	e := r.next(OpRecv, fd)
 	e.flags = sqeBufferSelect
 	e.ioprio = recvPollFirst
@@ -162,12 +162,12 @@ func (r *Uring) Recv(fd int) {
 	}
 }
 
-// RecvNow queues a receive as Recv does, but one that does not wait
+// PrepRecvNow queues a receive as PrepRecv does, but one that does not wait
 // (MSG_DONTWAIT, without IORING_RECVSEND_POLL_FIRST): the kernel tries it
 // as it is submitted, and it completes in the same io_uring_enter, as
 // recv(2) with MSG_DONTWAIT returns: a count, 0, or -EAGAIN if the
 // socket had nothing. What a loop that stops reads with.
-func (r *Uring) RecvNow(fd int) {
+func (r *Uring) PrepRecvNow(fd int) {
 	e := r.next(OpRecv, fd)
 	e.flags = sqeBufferSelect
 	e.opFlags = unix.MSG_DONTWAIT
@@ -177,13 +177,13 @@ func (r *Uring) RecvNow(fd int) {
 	}
 }
 
-// Send queues a send of p on fd (IORING_OP_SEND, with MSG_NOSIGNAL): it
+// PrepSend queues a send of p on fd (IORING_OP_SEND, with MSG_NOSIGNAL): it
 // completes with how much the socket took, as send(2) returns, once it
 // took some; a full socket buffer makes it wait, not fail. The kernel
 // reads p until the completion: the caller keeps p unchanged, and
 // referenced from Go (the garbage collector does not see the SQE's
 // pointer), until then.
-func (r *Uring) Send(fd int, p []byte) {
+func (r *Uring) PrepSend(fd int, p []byte) {
 	e := r.next(OpSend, fd)
 	e.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p))))
 	e.len = uint32(len(p))
@@ -193,10 +193,10 @@ func (r *Uring) Send(fd int, p []byte) {
 	}
 }
 
-// Read queues a read of up to len(p) bytes of fd into p (IORING_OP_READ,
+// PrepRead queues a read of up to len(p) bytes of fd into p (IORING_OP_READ,
 // at the file's position, as read(2) for a pipe), with the same rule for
-// p as Send.
-func (r *Uring) Read(fd int, p []byte) {
+// p as PrepSend.
+func (r *Uring) PrepRead(fd int, p []byte) {
 	e := r.next(OpRead, fd)
 	e.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p))))
 	e.len = uint32(len(p))
@@ -206,14 +206,14 @@ func (r *Uring) Read(fd int, p []byte) {
 	}
 }
 
-// Cancel queues the cancellation of every operation in flight on fd
+// PrepCancel queues the cancellation of every operation in flight on fd
 // (IORING_OP_ASYNC_CANCEL with IORING_ASYNC_CANCEL_FD|ALL, 5.19). They
 // complete with -ECANCELED, or as they would have if they were already
 // done, and the cancel with how many it found. A descriptor must not be
 // closed while operations on it are in flight: the kernel holds its
 // file, and its number, given by close to the next accept, would meet
 // their completions.
-func (r *Uring) Cancel(fd int) {
+func (r *Uring) PrepCancel(fd int) {
 	e := r.next(OpAsyncCancel, fd)
 	e.opFlags = cancelFd | cancelAll
 	if tracer != nil {
@@ -221,9 +221,9 @@ func (r *Uring) Cancel(fd int) {
 	}
 }
 
-// CancelAll queues the cancellation of every operation in flight
+// PrepCancelAll queues the cancellation of every operation in flight
 // (IORING_ASYNC_CANCEL_ANY|ALL): what a loop does as it stops.
-func (r *Uring) CancelAll() {
+func (r *Uring) PrepCancelAll() {
 	e := r.next(OpAsyncCancel, -1)
 	e.opFlags = cancelAny | cancelAll
 	if tracer != nil {
