@@ -29,6 +29,7 @@ import (
 	"fetchadd/rawwait"
 	"fetchadd/server"
 	"fetchadd/sock"
+	"fetchadd/strace"
 
 	"golang.org/x/sys/unix"
 )
@@ -168,7 +169,7 @@ func traceFlags(fs *flag.FlagSet, stderr io.Writer) func(threads bool) {
 	strsize := fs.Int("trace-strsize", 32, "with -trace, cut strings at `N` bytes (strace's -s)")
 	return func(threads bool) {
 		if *on {
-			sock.EnableTrace(stderr, max(*strsize, 0), threads)
+			strace.Enable(stderr, max(*strsize, 0), threads)
 		}
 	}
 }

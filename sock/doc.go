@@ -34,8 +34,9 @@
 // loop's Poller of them, package rawwait says which waits may be raw);
 // conventions.go the conventions below, addr.go addresses,
 // peername_linux.go the peer's address of an accepted descriptor,
-// trace*.go the -trace output (trace_uring_linux.go io_uring's), and
-// uring*.go io_uring. Where the systems differ, the
+// trace_uring_linux.go io_uring's -trace lines, and uring*.go io_uring.
+// After each call a wrapper hands its arguments and result to package
+// strace, which prints the -trace line (when tracing is on: strace.Out). Where the systems differ, the
 // wrapper is written once and makes the call through a small unexported
 // function of the call's name, in a file per system:
 // syscall_accept4.go on Linux and FreeBSD (socket, accept4 and sendto,

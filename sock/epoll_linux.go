@@ -3,6 +3,8 @@ package sock
 import (
 	"unsafe"
 
+	"fetchadd/strace"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -12,8 +14,8 @@ import (
 // EpollCreate1 is epoll_create1(EPOLL_CLOEXEC): a new epoll instance.
 func EpollCreate1() (int, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if tracer != nil {
-		tracer.epollCreate1(tracer.tid(), fd, err)
+	if t := strace.Out; t != nil {
+		t.EpollCreate1(t.Tid(), fd, err)
 	}
 	return fd, wrap("epoll_create1", err)
 }
@@ -22,8 +24,8 @@ func EpollCreate1() (int, error) {
 func EpollCtl(epfd, op, fd int, events uint32) error {
 	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
 	err := retry(func() error { return unix.EpollCtl(epfd, op, fd, &ev) })
-	if tracer != nil {
-		tracer.epollCtl(tracer.tid(), epfd, op, fd, &ev, err)
+	if t := strace.Out; t != nil {
+		t.EpollCtl(t.Tid(), epfd, op, fd, &ev, err)
 	}
 	return wrap("epoll_ctl", err)
 }
@@ -46,8 +48,8 @@ func EpollWait(epfd int, ready []unix.EpollEvent, timeout int, raw bool) (int, e
 			n, err = -1, errnoErr(errno)
 		}
 	}
-	if tracer != nil {
-		tracer.epollWait(tracer.tid(), epfd, ready, n, timeout, err)
+	if t := strace.Out; t != nil {
+		t.EpollWait(t.Tid(), epollWaitCall, epfd, ready, n, timeout, err)
 	}
 	return n, wrap("epoll_wait", err)
 }

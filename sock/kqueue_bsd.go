@@ -2,7 +2,11 @@
 
 package sock
 
-import "golang.org/x/sys/unix"
+import (
+	"fetchadd/strace"
+
+	"golang.org/x/sys/unix"
+)
 
 // kqueue(2), the readiness calls of macOS and FreeBSD, one wrapper each;
 // package poller builds an event loop's Poller on them.
@@ -10,8 +14,8 @@ import "golang.org/x/sys/unix"
 // Kqueue is kqueue(), its descriptor made close-on-exec.
 func Kqueue() (int, error) {
 	fd, err := unix.Kqueue()
-	if tracer != nil {
-		tracer.kqueue(tracer.tid(), fd, err)
+	if t := strace.Out; t != nil {
+		t.Kqueue(t.Tid(), fd, err)
 	}
 	if err != nil {
 		return -1, wrap("kqueue", err)
@@ -37,8 +41,8 @@ func Kevent(kq int, changes, events []unix.Kevent_t, timeout int) (int, error) {
 	} else {
 		n, err = unix.Kevent(kq, changes, events, ts)
 	}
-	if tracer != nil {
-		tracer.kevent(tracer.tid(), kq, changes, events, len(events), n, timeout, err)
+	if t := strace.Out; t != nil {
+		t.Kevent(t.Tid(), kq, changes, events, len(events), n, timeout, err)
 	}
 	return n, wrap("kevent", err)
 }

@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"fetchadd/strace"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -63,8 +65,8 @@ func (b *bufRing) register(r *Uring, n, size int) error {
 	}
 	reg := bufReg{ringAddr: uint64(uintptr(unsafe.Pointer(&ringMem[0]))), ringEntries: uint32(n)}
 	_, err = uringRegister(r.fd, registerPbufRing, unsafe.Pointer(&reg), 1)
-	if tracer != nil {
-		tracer.uringRegister(tracer.tid(), r.fd, "IORING_REGISTER_PBUF_RING", bufRegString(&reg), 1, err)
+	if t := strace.Out; t != nil {
+		traceRegister(t, t.Tid(), r.fd, "IORING_REGISTER_PBUF_RING", bufRegString(&reg), 1, err)
 	}
 	switch {
 	case err == unix.EINVAL:
@@ -85,8 +87,8 @@ func (b *bufRing) unregister(r *Uring) {
 	}
 	var reg bufReg
 	_, err := uringRegister(r.fd, unregisterPbufRing, unsafe.Pointer(&reg), 1)
-	if tracer != nil {
-		tracer.uringRegister(tracer.tid(), r.fd, "IORING_UNREGISTER_PBUF_RING", "{ring_addr=0, ring_entries=0, bgid=0}", 1, err)
+	if t := strace.Out; t != nil {
+		traceRegister(t, t.Tid(), r.fd, "IORING_UNREGISTER_PBUF_RING", "{ring_addr=0, ring_entries=0, bgid=0}", 1, err)
 	}
 	b.registered = false
 }

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"fetchadd/rawwait"
+	"fetchadd/strace"
 
 	"golang.org/x/sys/unix"
 )
@@ -70,7 +71,7 @@ var setupFlags = []uint32{
 
 // needFeatures are the features the server needs of the kernel, beyond
 // what 5.19 has anyway: they are checked, not assumed.
-var needFeatures = []flagName{{featNoDrop, "IORING_FEAT_NODROP"}, {featFastPoll, "IORING_FEAT_FAST_POLL"}, {featExtArg, "IORING_FEAT_EXT_ARG"}}
+var needFeatures = []strace.Flag{{V: featNoDrop, Name: "IORING_FEAT_NODROP"}, {V: featFastPoll, Name: "IORING_FEAT_FAST_POLL"}, {V: featExtArg, Name: "IORING_FEAT_EXT_ARG"}}
 
 // uringParams is struct io_uring_params: what io_uring_setup is asked for
 // and what it says back, among it where each field of the rings lies in
@@ -217,7 +218,7 @@ func NewUring(entries, nbufs, bufSize int) (*Uring, error) {
 		r.Close()
 		return nil, err
 	}
-	if tracer != nil {
+	if strace.Out != nil {
 		r.traceArgs = make(map[uint64]string)
 	}
 	return r, nil
@@ -228,8 +229,8 @@ func (r *Uring) setup(entries uint32) error {
 	for i, flags := range setupFlags {
 		p := uringParams{flags: flags, cqEntries: 4 * entries}
 		fd, err := uringSetup(entries, &p)
-		if tracer != nil {
-			tracer.uringSetup(tracer.tid(), entries, &p, fd, err)
+		if t := strace.Out; t != nil {
+			traceSetup(t, t.Tid(), entries, &p, fd, err)
 		}
 		if err == unix.EINVAL && i+1 < len(setupFlags) {
 			continue // a kernel older than these flags: try the next
@@ -239,8 +240,8 @@ func (r *Uring) setup(entries uint32) error {
 		}
 		r.fd, r.flags, r.features = fd, p.flags, p.features
 		for _, f := range needFeatures {
-			if p.features&uint32(f.v) == 0 {
-				return &UringRefusedError{Err: errors.New("io_uring_setup: " + f.name + " missing"), Reason: "needs Linux 5.19 or later; this is " + kernelRelease()}
+			if p.features&uint32(f.V) == 0 {
+				return &UringRefusedError{Err: errors.New("io_uring_setup: " + f.Name + " missing"), Reason: "needs Linux 5.19 or later; this is " + kernelRelease()}
 			}
 		}
 		r.params = p // where the rings' fields are, for mapRings
@@ -303,8 +304,8 @@ func (r *Uring) mmap(fd int, offset int64, length, flags int) ([]byte, error) {
 		flags |= unix.MAP_ANONYMOUS
 	}
 	m, err := unix.Mmap(fd, offset, length, unix.PROT_READ|unix.PROT_WRITE, flags)
-	if tracer != nil {
-		tracer.mmap(tracer.tid(), length, flags, fd, offset, m, err)
+	if t := strace.Out; t != nil {
+		traceMmap(t, t.Tid(), length, flags, fd, offset, m, err)
 	}
 	if err != nil {
 		return nil, wrap("mmap", err)
@@ -324,8 +325,8 @@ func (r *Uring) probe() error {
 	// flags (u16), 4 reserved.
 	var buf [16 + 256*8]byte
 	_, err := uringRegister(r.fd, registerProbe, unsafe.Pointer(&buf[0]), 256)
-	if tracer != nil {
-		tracer.uringRegister(tracer.tid(), r.fd, "IORING_REGISTER_PROBE", fmt.Sprintf("{last_op=%d, ops_len=%d, ops=[...]}", buf[0], buf[1]), 256, err)
+	if t := strace.Out; t != nil {
+		traceRegister(t, t.Tid(), r.fd, "IORING_REGISTER_PROBE", fmt.Sprintf("{last_op=%d, ops_len=%d, ops=[...]}", buf[0], buf[1]), 256, err)
 	}
 	if err == unix.EINVAL {
 		return &UringRefusedError{Err: wrap("io_uring_register", err), Reason: "IORING_REGISTER_PROBE needs Linux 5.6; this is " + kernelRelease()}
@@ -354,8 +355,8 @@ func (r *Uring) Close() error {
 	}
 	for _, m := range r.maps {
 		err := unix.Munmap(m)
-		if tracer != nil {
-			tracer.munmap(tracer.tid(), m, err)
+		if t := strace.Out; t != nil {
+			traceMunmap(t, t.Tid(), m, err)
 		}
 	}
 	r.maps = nil

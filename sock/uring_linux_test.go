@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"fetchadd/strace"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -223,14 +225,14 @@ func TestUringIdleWaitSleeps(t *testing.T) {
 	var b [1]byte
 	r.PrepRead(pr, b[:])
 	var trace strings.Builder
-	EnableTrace(&trace, 32, false)
-	defer func() { tracer = nil }()
+	strace.Enable(&trace, 32, false)
+	defer func() { strace.Out = nil }()
 	go func() {
 		time.Sleep(300 * time.Millisecond) // the idle time, not a synchronisation
 		unix.Write(pw, []byte{1})
 	}()
 	wait(t, r)
-	tracer = nil
+	strace.Out = nil
 	// Woken every 10 ms, the ring would be entered about 30 times.
 	if n := strings.Count(trace.String(), "io_uring_enter("); n > 5 {
 		t.Fatalf("%d io_uring_enter calls in 300 ms of waiting:\n%s", n, trace.String())

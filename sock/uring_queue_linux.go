@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"fetchadd/rawwait"
+	"fetchadd/strace"
 
 	"golang.org/x/sys/unix"
 )
@@ -138,7 +139,7 @@ func (r *Uring) PrepAccept(fd int) {
 	e := r.next(OpAccept, fd)
 	e.ioprio = acceptMultishot
 	e.opFlags = unix.SOCK_CLOEXEC
-	if tracer != nil {
+	if strace.Out != nil {
 		r.traceSubmit(e, acceptArgs(fd))
 	}
 }
@@ -157,7 +158,7 @@ func (r *Uring) PrepRecv(fd int) {
 	e.flags = sqeBufferSelect
 	e.ioprio = recvPollFirst
 	e.len = uint32(r.bufs.size)
-	if tracer != nil {
+	if strace.Out != nil {
 		r.traceSubmit(e, recvArgs(fd, r.bufs.size))
 	}
 }
@@ -172,7 +173,7 @@ func (r *Uring) PrepRecvNow(fd int) {
 	e.flags = sqeBufferSelect
 	e.opFlags = unix.MSG_DONTWAIT
 	e.len = uint32(r.bufs.size)
-	if tracer != nil {
+	if strace.Out != nil {
 		r.traceSubmit(e, recvNowArgs(fd, r.bufs.size))
 	}
 }
@@ -188,8 +189,8 @@ func (r *Uring) PrepSend(fd int, p []byte) {
 	e.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p))))
 	e.len = uint32(len(p))
 	e.opFlags = unix.MSG_NOSIGNAL
-	if tracer != nil {
-		r.traceSubmit(e, tracer.uringSendArgs(fd, p))
+	if strace.Out != nil {
+		r.traceSubmit(e, sendOpArgs(strace.Out, fd, p))
 	}
 }
 
@@ -201,7 +202,7 @@ func (r *Uring) PrepRead(fd int, p []byte) {
 	e.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p))))
 	e.len = uint32(len(p))
 	e.off = ^uint64(0) // -1: the file's position
-	if tracer != nil {
+	if strace.Out != nil {
 		r.traceSubmit(e, readArgs(fd, len(p)))
 	}
 }
@@ -216,7 +217,7 @@ func (r *Uring) PrepRead(fd int, p []byte) {
 func (r *Uring) PrepCancel(fd int) {
 	e := r.next(OpAsyncCancel, fd)
 	e.opFlags = cancelFd | cancelAll
-	if tracer != nil {
+	if strace.Out != nil {
 		r.traceSubmit(e, cancelArgs(fd, e.opFlags))
 	}
 }
@@ -226,7 +227,7 @@ func (r *Uring) PrepCancel(fd int) {
 func (r *Uring) PrepCancelAll() {
 	e := r.next(OpAsyncCancel, -1)
 	e.opFlags = cancelAny | cancelAll
-	if tracer != nil {
+	if strace.Out != nil {
 		r.traceSubmit(e, cancelArgs(-1, e.opFlags))
 	}
 }
@@ -365,8 +366,8 @@ func (r *Uring) enter(flags, minComplete uint32, deadline time.Time) (int, error
 		r.idle = raw && errno == unix.EINTR
 	}
 	err := errnoErr(errno)
-	if tracer != nil {
-		tracer.uringEnter(tracer.tid(), r.fd, toSubmit, minComplete, flags, arg, argSize, int(n), err)
+	if t := strace.Out; t != nil {
+		traceEnter(t, t.Tid(), r.fd, toSubmit, minComplete, flags, arg, argSize, int(n), err)
 	}
 	return int(n), err
 }
@@ -411,7 +412,7 @@ func (r *Uring) Reap() (Completion, bool) {
 	if !c.More() {
 		r.inflight--
 	}
-	if tracer != nil {
+	if strace.Out != nil {
 		r.traceCompletion(c)
 	}
 	return c, true
