@@ -30,6 +30,7 @@ import (
 	"fetchadd/server"
 	"fetchadd/sock"
 	"fetchadd/strace"
+	"fetchadd/uring"
 
 	"golang.org/x/sys/unix"
 )
@@ -244,7 +245,7 @@ Modes:
 	srv, err := server.Listen(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "fetchadd serve: %v\n", err)
-		var refused *sock.UringRefusedError
+		var refused *uring.RefusedError
 		if errors.As(err, &refused) {
 			return exitUsage // this system will not run the mode asked for: ask for another
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fetchadd/sock"
+	"fetchadd/uring"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,7 +14,7 @@ import (
 // received handles a receive's completion: the bytes are answered as
 // conn.go's receive does, the buffer goes back to the ring, and the
 // connection moves on (progress queues the next receive).
-func (l *uloop) received(cq sock.Completion) {
+func (l *uloop) received(cq uring.Completion) {
 	u := l.uconns[cq.Fd]
 	c := &u.conn
 	c.reading = false
@@ -89,7 +90,7 @@ func (l *uloop) flush(u *uconn) {
 // c.out, and what is left, with the replies made meanwhile, goes in the
 // next send. A connection that has sent everything gives its buffer back
 // to the pool.
-func (l *uloop) sent(cq sock.Completion) {
+func (l *uloop) sent(cq uring.Completion) {
 	u := l.uconns[cq.Fd]
 	c := &u.conn
 	c.writing = false

@@ -11,6 +11,7 @@
 //	accept(fd, &addr, &len)    sock.Accept(fd, false)
 //	connect(fd, &addr, len)    sock.Connect(fd, sa)
 //	getsockname(fd, ...)       sock.Getsockname(fd)
+//	getsockopt(SO_PEERNAME)    sock.Peername(fd, domain) (Linux)
 //	read(fd, buf, n)           sock.Read(fd, buf)
 //	recv(fd, buf, n, flags)    sock.Recv(fd, buf, flags)
 //	send(fd, buf, n, flags)    sock.Send(fd, buf, flags), sock.SendAll(fd, buf)
@@ -26,24 +27,33 @@
 //	kqueue()                   sock.Kqueue()
 //	kevent(kq, ch, n, ev, ...) sock.Kevent(kq, ch, ev, ms)
 //
-// The files follow the listing: connection.go holds the calls that make
-// a connection (socket to getsockname), io.go the calls on one (read to
-// close, then fcntl and poll), pipe.go the pipe, epoll_linux.go
-// (epoll_wait_linux.go or epoll_pwait_linux.go: the wait of each
-// architecture) and kqueue_bsd.go the readiness calls (package poller makes an event
-// loop's Poller of them, package rawwait says which waits may be raw);
-// conventions.go the conventions below, addr.go addresses,
-// peername_linux.go the peer's address of an accepted descriptor,
-// trace_uring_linux.go io_uring's -trace lines, and uring*.go io_uring.
+// The files follow the listing:
+//
+//   - connection.go: the calls that make a connection (socket to
+//     getsockname);
+//   - io.go: the calls on one (read to close, then fcntl and poll);
+//   - pipe.go: the pipe;
+//   - epoll_linux.go, with epoll_wait_linux.go or epoll_pwait_linux.go
+//     (the wait of each architecture), and kqueue_bsd.go: the readiness
+//     calls (package poller makes an event loop's Poller of them,
+//     package rawwait says which waits may be raw);
+//   - peername_linux.go: the peer's address of an accepted descriptor;
+//   - addr.go: addresses (sockaddrs, netip, HOST:PORT, Resolve);
+//   - conventions.go: the conventions below, written once;
+//   - syscall_accept4.go, syscall_darwin.go, syscall_linux.go,
+//     syscall_bsd.go: where the systems differ, the wrapper is written
+//     once and makes the call through a small unexported function of the
+//     call's name, in a file per system: syscall_accept4.go on Linux and
+//     FreeBSD (socket, accept4 and sendto, with flags), syscall_darwin.go
+//     on macOS (socket, accept, write or sendmsg, then fcntl and
+//     setsockopt in place of the flags), syscall_linux.go on Linux
+//     (pipe2, ppoll) and syscall_bsd.go on macOS and FreeBSD (pipe,
+//     poll).
+//
 // After each call a wrapper hands its arguments and result to package
-// strace, which prints the -trace line (when tracing is on: strace.Out). Where the systems differ, the
-// wrapper is written once and makes the call through a small unexported
-// function of the call's name, in a file per system:
-// syscall_accept4.go on Linux and FreeBSD (socket, accept4 and sendto,
-// with flags), syscall_darwin.go on macOS (socket, accept, write or
-// sendmsg, then fcntl and setsockopt in place of the flags),
-// syscall_linux.go on Linux (pipe2, ppoll) and syscall_bsd.go on macOS
-// and FreeBSD (pipe, poll).
+// strace, which prints the -trace line when tracing is on (strace.Out).
+// io_uring, whose operations are not calls of their own, is package
+// uring's.
 //
 // Every function makes the one system call its name says (and, where an OS
 // lacks a flag, the fcntl or setsockopt that stands in for it). What C code

@@ -1,4 +1,4 @@
-package sock
+package uring
 
 import (
 	"fmt"
@@ -37,7 +37,7 @@ var (
 
 // traceSetup traces io_uring_setup: the parameters asked for, and those
 // the kernel wrote back if it made the ring.
-func traceSetup(t *strace.Tracer, tid int, entries uint32, p *uringParams, fd int, err error) {
+func traceSetup(t *strace.Tracer, tid int, entries uint32, p *setupParams, fd int, err error) {
 	in := fmt.Sprintf("flags=%s, sq_thread_cpu=%d, sq_thread_idle=%d", strace.Flags(int(p.flags), setupFlagNames), p.sqThreadCPU, p.sqThreadIdle)
 	if err != nil {
 		t.Call(tid, "io_uring_setup", fd, err, fmt.Sprintf("%d, {%s, cq_entries=%d}", entries, in, p.cqEntries))
@@ -127,7 +127,7 @@ func cancelArgs(fd int, flags uint32) string {
 
 // traceSubmit traces an operation as it is queued, and keeps its
 // arguments for the line of its completion.
-func (r *Uring) traceSubmit(e *sqe, args string) {
+func (r *Ring) traceSubmit(e *sqe, args string) {
 	r.traceArgs[e.userData] = args
 	t := strace.Out
 	t.Unfinished(t.Tid(), opNames[e.opcode]+"("+args+") <unfinished ...>")
@@ -136,7 +136,7 @@ func (r *Uring) traceSubmit(e *sqe, args string) {
 // traceCompletion traces a completion: the operation as it was queued,
 // its result, and what came with it (the bytes received, "more to
 // come").
-func (r *Uring) traceCompletion(c Completion) {
+func (r *Ring) traceCompletion(c Completion) {
 	key := userData(c.Op, c.Fd)
 	args := r.traceArgs[key]
 	if !c.More() {

@@ -1,4 +1,4 @@
-package sock
+package uring
 
 import (
 	"errors"
@@ -8,20 +8,21 @@ import (
 	"testing"
 	"time"
 
+	"fetchadd/sock"
 	"fetchadd/strace"
 
 	"golang.org/x/sys/unix"
 )
 
 // newTestUring makes a small ring on the test's thread, which it keeps
-// (NewUring's rule), closed when the test ends; it skips only where the
+// (New's rule), closed when the test ends; it skips only where the
 // kernel refuses io_uring.
-func newTestUring(t *testing.T, nbufs, bufSize int) *Uring {
+func newTestUring(t *testing.T, nbufs, bufSize int) *Ring {
 	t.Helper()
 	runtime.LockOSThread()
 	t.Cleanup(runtime.UnlockOSThread)
-	r, err := NewUring(8, nbufs, bufSize)
-	var refused *UringRefusedError
+	r, err := New(8, nbufs, bufSize)
+	var refused *RefusedError
 	if errors.As(err, &refused) {
 		t.Skipf("io_uring refused here: %v", err)
 	}
@@ -45,7 +46,7 @@ func socketpair(t *testing.T) (int, int) {
 }
 
 // wait enters the ring until a completion comes, and returns it.
-func wait(t *testing.T, r *Uring) Completion {
+func wait(t *testing.T, r *Ring) Completion {
 	t.Helper()
 	for i := 0; i < 100; i++ {
 		if c, ok := r.Reap(); ok {
@@ -101,7 +102,7 @@ func testUringOps(t *testing.T) {
 		t.Fatalf("the peer read %q", got[:n])
 	}
 
-	pr, pw, err := Pipe() // non-blocking, as the loops' wake pipes: the read waits all the same
+	pr, pw, err := sock.Pipe() // non-blocking, as the loops' wake pipes: the read waits all the same
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,11 +170,11 @@ func TestUringBufferRing(t *testing.T) {
 	}
 }
 
-// TestUringRefused: where the kernel refuses io_uring_setup, NewUring
-// says why, in a *UringRefusedError; other failures are not refusals.
+// TestUringRefused: where the kernel refuses io_uring_setup, New
+// says why, in a *RefusedError; other failures are not refusals.
 func TestUringRefused(t *testing.T) {
-	realSetup, realRead := uringSetup, readSysFile
-	defer func() { uringSetup, readSysFile = realSetup, realRead }()
+	realSetup, realRead := ioUringSetup, readSysFile
+	defer func() { ioUringSetup, readSysFile = realSetup, realRead }()
 	cases := []struct {
 		errno   unix.Errno
 		files   map[string]string
@@ -193,10 +194,10 @@ func TestUringRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		calls := 0
-		uringSetup = func(uint32, *uringParams) (int, error) { calls++; return -1, tc.errno }
+		ioUringSetup = func(uint32, *setupParams) (int, error) { calls++; return -1, tc.errno }
 		readSysFile = func(path string) string { return tc.files[path] }
-		_, err := NewUring(8, 2, 16)
-		var refused *UringRefusedError
+		_, err := New(8, 2, 16)
+		var refused *RefusedError
 		if errors.As(err, &refused) != tc.refused || err == nil || !strings.HasPrefix(err.Error(), tc.want) || !errors.Is(err, tc.errno) {
 			t.Errorf("%v: %v (refused %v); want %q, refused %v", tc.errno, err, refused != nil, tc.want, tc.refused)
 		}
@@ -216,12 +217,12 @@ func TestUringIdleWaitSleeps(t *testing.T) {
 	if !r.WaitRaw() {
 		t.Fatal("GOMAXPROCS 2: no raw wait")
 	}
-	pr, pw, err := Pipe()
+	pr, pw, err := sock.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer Close(pr)
-	defer Close(pw)
+	defer sock.Close(pr)
+	defer sock.Close(pw)
 	var b [1]byte
 	r.PrepRead(pr, b[:])
 	var trace strings.Builder
@@ -247,8 +248,8 @@ func TestUringIdleWaitSleeps(t *testing.T) {
 // for Enter to report, after a bounded number of tries; nothing is lost
 // silently.
 func TestUringFullQueue(t *testing.T) {
-	real := uringEnterFault
-	defer func() { uringEnterFault = real }()
+	real := enterFault
+	defer func() { enterFault = real }()
 	cases := []struct {
 		name  string
 		fault func(call int) (unix.Errno, bool)
@@ -278,9 +279,9 @@ func TestUringFullQueue(t *testing.T) {
 				r.PrepSend(b, data[i:i+1])
 			}
 			calls := 0
-			uringEnterFault = func() (unix.Errno, bool) { calls++; return tc.fault(calls) }
+			enterFault = func() (unix.Errno, bool) { calls++; return tc.fault(calls) }
 			r.PrepSend(b, data[n:n+1])
-			uringEnterFault = real
+			enterFault = real
 			err := r.Enter(false, 0)
 			want := ""
 			if tc.err != "" {
