@@ -25,8 +25,12 @@ import (
 	"fetchadd/bench"
 	"fetchadd/client"
 	"fetchadd/fetchadd"
+	"fetchadd/poller"
+	"fetchadd/rawwait"
 	"fetchadd/server"
 	"fetchadd/sock"
+	"fetchadd/strace"
+	"fetchadd/uring"
 
 	"golang.org/x/sys/unix"
 )
@@ -166,7 +170,7 @@ func traceFlags(fs *flag.FlagSet, stderr io.Writer) func(threads bool) {
 	strsize := fs.Int("trace-strsize", 32, "with -trace, cut strings at `N` bytes (strace's -s)")
 	return func(threads bool) {
 		if *on {
-			sock.EnableTrace(stderr, max(*strsize, 0), threads)
+			strace.Enable(stderr, max(*strsize, 0), threads)
 		}
 	}
 }
@@ -241,7 +245,7 @@ Modes:
 	srv, err := server.Listen(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "fetchadd serve: %v\n", err)
-		var refused *sock.UringRefusedError
+		var refused *uring.RefusedError
 		if errors.As(err, &refused) {
 			return exitUsage // this system will not run the mode asked for: ask for another
 		}
@@ -286,18 +290,11 @@ func untilServed(logger *log.Logger, stop func(), served <-chan error, signals <
 	}
 }
 
-// spareLoopsP gives the event and uring modes a P per loop and one more:
-// each loop's thread keeps its P while it waits in epoll_wait or
-// io_uring_enter, as a C loop keeps its thread, only while one P is left
-// for the rest of the program (signals, the garbage collector;
-// sock/raw.go). A server pinned to one CPU (taskset -c 1) starts with
-// GOMAXPROCS 1: its loop would wait the scheduler's way, and the runtime,
-// with no idle P, would hand its P to another thread at every wait that
-// outlasts a tick of its monitor (NOTES.md, "The Go runtime in the hot
-// path", measures it).
+// spareLoopsP gives the event and uring modes a P per loop and one more
+// (rawwait.SpareP).
 func spareLoopsP(srv *server.Server) {
-	if (srv.Mode() == server.Event || srv.Mode() == server.Uring) && runtime.GOMAXPROCS(0) < srv.Loops()+1 {
-		runtime.GOMAXPROCS(srv.Loops() + 1)
+	if srv.Mode() == server.Event || srv.Mode() == server.Uring {
+		rawwait.SpareP(srv.Loops())
 	}
 }
 
@@ -313,7 +310,7 @@ func announce(logger *log.Logger, srv *server.Server) {
 	case server.Poll:
 		logger.Printf("poll server listening on %s: one thread, poll(2), at most %d connections", a, srv.MaxConns())
 	case server.Event:
-		logger.Printf("event server listening on %s: event loops on %s: %d (GOMAXPROCS %d), at most %d connections", a, sock.EventPollerName, srv.Loops(), runtime.GOMAXPROCS(0), srv.MaxConns())
+		logger.Printf("event server listening on %s: event loops on %s: %d (GOMAXPROCS %d), at most %d connections", a, poller.EventName, srv.Loops(), runtime.GOMAXPROCS(0), srv.MaxConns())
 	case server.Uring:
 		logger.Printf("uring server listening on %s: event loops on io_uring: %d (GOMAXPROCS %d), at most %d connections", a, srv.Loops(), runtime.GOMAXPROCS(0), srv.MaxConns())
 	}

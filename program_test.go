@@ -149,7 +149,7 @@ func TestServeSignals(t *testing.T) {
 
 // TestEventLoopsKeepTheirP: a server started with GOMAXPROCS 1 (as under
 // taskset -c 1) gives itself a P per event loop and one to spare, so that
-// its loops wait in epoll_wait keeping theirs (sock/raw.go); it answers,
+// its loops wait in epoll_wait keeping theirs (rawwait/rawwait.go); it answers,
 // and a signal still stops it.
 func TestEventLoopsKeepTheirP(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "1")

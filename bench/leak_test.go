@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"fetchadd/internal/testwait"
-	"fetchadd/sock"
+	"fetchadd/poller"
 )
 
 // TestRunClosesEverything: whether Run succeeds or fails, and wherever it
@@ -124,7 +124,7 @@ func failOpen(t *testing.T, k int) (calls func() int) {
 		}
 		return realDial(addr)
 	}
-	newPoller = func() (sock.Poller, error) {
+	newPoller = func() (poller.Poller, error) {
 		if n++; n == k {
 			return nil, errInjected
 		}

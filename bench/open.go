@@ -2,7 +2,7 @@ package bench
 
 import (
 	"fetchadd/client"
-	"fetchadd/sock"
+	"fetchadd/poller"
 )
 
 // The two calls by which the load generator opens descriptors: a
@@ -11,5 +11,5 @@ import (
 // that Run closes every descriptor the others opened.
 var (
 	dial      = client.Dial
-	newPoller = sock.NewEventPoller
+	newPoller = poller.NewEvent
 )

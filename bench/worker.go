@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"fetchadd/poller"
 	"fetchadd/sock"
 
 	"golang.org/x/sys/unix"
@@ -15,7 +16,7 @@ import (
 // connections it watches, each a batch of requests in flight.
 type worker struct {
 	l       *load
-	poller  sock.Poller
+	poller  poller.Poller
 	conns   map[int]*conn
 	replies atomic.Int64
 	errors  atomic.Int64

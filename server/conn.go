@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"fetchadd/fetchadd"
+	"fetchadd/poller"
 	"fetchadd/sock"
 
 	"golang.org/x/sys/unix"
@@ -34,7 +35,7 @@ type conn struct {
 var errHangUp = errors.New("the connection broke while its replies waited to be saved")
 
 // handle acts on one event of a connection.
-func (l *loop) handle(ev sock.Event) {
+func (l *loop) handle(ev poller.Event) {
 	c := l.conns[ev.Fd]
 	if c == nil || c.dead {
 		return // an event for a connection closed in this batch
@@ -56,7 +57,7 @@ func (l *loop) handle(ev sock.Event) {
 }
 
 // receive does one read: the socket is non-blocking, and MSG_DONTWAIT
-// says so to sock, which makes the call raw (sock/raw.go). The poller reports the descriptor again if more
+// says so to sock, which makes the call raw (rawwait/rawwait.go). The poller reports the descriptor again if more
 // is waiting, and one read per turn keeps the loop fair. It says whether
 // it got any bytes.
 func (l *loop) receive(c *conn) bool {

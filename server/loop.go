@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"fetchadd/poller"
 	"fetchadd/sock"
 
 	"golang.org/x/sys/unix"
@@ -20,7 +21,7 @@ import (
 type loop struct {
 	srv    *Server
 	id     int
-	poller sock.Poller
+	poller poller.Poller
 	conns  map[int]*conn // by descriptor
 	wakeR  int           // read end of the wake pipe, watched by the poller
 	wakeW  int           // write end: wake() writes a byte there
@@ -94,12 +95,12 @@ func (s *Server) serveLoops() error {
 }
 
 func (s *Server) newLoop(id int) (*loop, error) {
-	var p sock.Poller
+	var p poller.Poller
 	if s.cfg.Mode == Poll {
-		p = sock.NewPollPoller()
+		p = poller.NewPoll()
 	} else {
 		var err error
-		if p, err = sock.NewEventPoller(); err != nil {
+		if p, err = poller.NewEvent(); err != nil {
 			return nil, err
 		}
 	}
@@ -109,7 +110,7 @@ func (s *Server) newLoop(id int) (*loop, error) {
 		return nil, err
 	}
 	// The loop's thread keeps its P while it waits, like a C event
-	// loop's thread, where a P can be spared (sock/raw.go).
+	// loop's thread, where a P can be spared (rawwait/rawwait.go).
 	p.WaitRaw()
 	l := &loop{srv: s, id: id, poller: p, conns: make(map[int]*conn), wakeR: r, wakeW: w,
 		buf: make([]byte, loopReadSize)}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"fetchadd/sock"
+	"fetchadd/poller"
 )
 
 // TestRepliesAfterSave: in every mode, replies to adds on a read-only
@@ -82,7 +82,7 @@ func TestFlushHoldsUnsaved(t *testing.T) {
 	c, client := loopConn(t, srv, l)
 	client.Write([]byte("1\n2\n"))
 	arrived(t, c.fd, 4, false)
-	l.handle(sock.Event{Fd: c.fd, Read: true})
+	l.handle(poller.Event{Fd: c.fd, Read: true})
 	l.flush(c) // the write event's
 	l.saveStep()
 	l.stop()

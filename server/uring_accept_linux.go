@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"fetchadd/sock"
+	"fetchadd/uring"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,13 +21,13 @@ func (l *uloop) accept() {
 	if l.accepting || !l.acceptPause.IsZero() || l.srv.stopping.Load() {
 		return
 	}
-	l.ring.Accept(l.srv.lfd)
+	l.ring.PrepAccept(l.srv.lfd)
 	l.accepting = true
 }
 
 // uringAccepted is the identity; a test replaces it to make accept fail
 // as the kernel seldom does on demand (ECONNABORTED).
-var uringAccepted = func(c sock.Completion) sock.Completion { return c }
+var uringAccepted = func(c uring.Completion) uring.Completion { return c }
 
 // accepted handles a completion of the multishot accept: a connection,
 // which goes to the next loop in turn, or an error, as acceptAll handles
@@ -35,7 +36,7 @@ var uringAccepted = func(c sock.Completion) sock.Completion { return c }
 // server stops is closed, as the readiness loops leave it in the
 // backlog for the listening socket's close: no loop would serve it (one
 // that has cancelled everything would wait for its receive for good).
-func (l *uloop) accepted(c sock.Completion) {
+func (l *uloop) accepted(c uring.Completion) {
 	s := l.srv
 	if !c.More() {
 		l.accepting = false

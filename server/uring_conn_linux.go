@@ -2,6 +2,7 @@ package server
 
 import (
 	"fetchadd/sock"
+	"fetchadd/uring"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,7 +14,7 @@ import (
 // received handles a receive's completion: the bytes are answered as
 // conn.go's receive does, the buffer goes back to the ring, and the
 // connection moves on (progress queues the next receive).
-func (l *uloop) received(cq sock.Completion) {
+func (l *uloop) received(cq uring.Completion) {
 	u := l.uconns[cq.Fd]
 	c := &u.conn
 	c.reading = false
@@ -25,7 +26,7 @@ func (l *uloop) received(cq sock.Completion) {
 		// given back meanwhile (bytes are there).
 		u.more = true
 	case cq.Errno() == unix.EAGAIN:
-		// A receive of a loop that stops (RecvNow): nothing there.
+		// A receive of a loop that stops (PrepRecvNow): nothing there.
 	case cq.Res < 0:
 		l.kill(c, cq.Err())
 	case cq.Res == 0:
@@ -82,14 +83,14 @@ func (l *uloop) flush(u *uconn) {
 	}
 	u.sending = c.out[:n]
 	c.writing = true
-	l.ring.Send(c.fd, u.sending)
+	l.ring.PrepSend(c.fd, u.sending)
 }
 
 // sent handles a send's completion: the bytes the socket took leave
 // c.out, and what is left, with the replies made meanwhile, goes in the
 // next send. A connection that has sent everything gives its buffer back
 // to the pool.
-func (l *uloop) sent(cq sock.Completion) {
+func (l *uloop) sent(cq uring.Completion) {
 	u := l.uconns[cq.Fd]
 	c := &u.conn
 	c.writing = false
@@ -145,12 +146,12 @@ func (l *uloop) progress(u *uconn) {
 		switch {
 		case !l.draining:
 			c.reading = true
-			l.ring.Recv(c.fd)
+			l.ring.PrepRecv(c.fd)
 		case u.more && u.drained < stopReads:
 			c.reading = true
 			u.drained++
 			l.stopRecvs++
-			l.ring.RecvNow(c.fd)
+			l.ring.PrepRecvNow(c.fd)
 		}
 	}
 }
@@ -175,7 +176,7 @@ func (l *uloop) closeDead() {
 		u := l.uconns[c.fd]
 		if c.reading || c.writing {
 			if !u.cancelled && !l.cancelled {
-				l.ring.Cancel(c.fd)
+				l.ring.PrepCancel(c.fd)
 				u.cancelled = true
 			}
 			still = append(still, c)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"fetchadd/sock"
+	"fetchadd/uring"
 )
 
 // The uring mode: event loops on io_uring (Linux 5.19 and later), one per
@@ -33,7 +34,7 @@ import (
 // the start of c.out), a receive's buffer comes from a ring of buffers
 // registered with the kernel and goes back once read, and a descriptor is
 // closed only once nothing is in flight on it (a cancel first if need
-// be). sock/uring_linux.go is the ring.
+// be). Package uring is the ring.
 //
 // What is the same as the readiness loops, and shared with them: the
 // connections' state (conn, with reading meaning "a receive is in
@@ -54,7 +55,7 @@ import (
 // queued on the loop's wake pipe, the readiness loops' pipe: a byte
 // written to it completes the read. Not IORING_OP_MSG_RING: Stop runs on
 // a goroutine that owns no ring (a ring has one submitter, the loop's
-// thread, see sock.NewUring), so it needs a descriptor to write to all
+// thread, see uring.New), so it needs a descriptor to write to all
 // the same; and a connection sent in a message to a loop that has just
 // stopped would be lost with its descriptor, where handOver's inbox and
 // its stopped flag close it.
@@ -80,7 +81,7 @@ const (
 // which does its I/O through a ring instead of a Poller.
 type uloop struct {
 	loop
-	ring      *sock.Uring
+	ring      *uring.Ring
 	uconns    []*uconn // by descriptor: the connections, and what is in flight on them
 	free      [][]byte // reply buffers given back, for the next connection to reply
 	wakeBuf   [64]byte // the wake pipe's read reads into it
@@ -102,13 +103,13 @@ type uconn struct {
 	cancelled bool // a cancel of its operations is queued
 }
 
-// newUring is sock.NewUring; a test replaces it to make a loop's ring
+// newUring is uring.New; a test replaces it to make a loop's ring
 // fail as the kernel does on demand only with descriptors to spare.
-var newUring = sock.NewUring
+var newUring = uring.New
 
 // serveUring runs the uring mode: loop 0 in this goroutine, the others in
 // their own. Each loop's ring is made on the thread that runs the loop
-// (sock.NewUring), one after another, before any loop runs, as
+// (uring.New), one after another, before any loop runs, as
 // serveLoops makes its loops: the first failure is the one error.
 func (s *Server) serveUring() error {
 	var loops []*uloop
@@ -192,10 +193,10 @@ func (s *Server) serveUring() error {
 }
 
 // serve runs the loop on its ring, on the thread that made it: the
-// ring's one submitter (sock.NewUring).
+// ring's one submitter (uring.New).
 func (l *uloop) serve() error {
 	// The loop's thread keeps its P while it waits, as the event loops'
-	// do (sock/raw.go).
+	// do (rawwait/rawwait.go).
 	l.ring.WaitRaw()
 	return l.run()
 }
@@ -205,7 +206,7 @@ func (l *uloop) serve() error {
 // completion) and handles the batch's completions, until the server
 // stops.
 func (l *uloop) run() error {
-	l.ring.Read(l.wakeR, l.wakeBuf[:])
+	l.ring.PrepRead(l.wakeR, l.wakeBuf[:])
 	if l.id == 0 {
 		l.accept()
 	}
@@ -232,13 +233,13 @@ func (l *uloop) completeAll() (n int) {
 			return n
 		}
 		switch c.Op {
-		case sock.OpRecv:
+		case uring.OpRecv:
 			l.received(c)
-		case sock.OpSend:
+		case uring.OpSend:
 			l.sent(c)
-		case sock.OpAccept:
+		case uring.OpAccept:
 			l.accepted(c)
-		case sock.OpRead:
+		case uring.OpRead:
 			l.woken(c)
 		}
 		// A cancel's own completion says nothing the completions of
@@ -267,7 +268,7 @@ func (l *uloop) saveStep() { l.saveThen(l) }
 // woken handles the wake pipe's read: connections handed over wait in
 // the inbox, and Stop has set stopping, which run looks at after the
 // batch. The read is queued again.
-func (l *uloop) woken(c sock.Completion) {
+func (l *uloop) woken(c uring.Completion) {
 	if c.Res <= 0 {
 		if c.Res < 0 && !l.cancelled {
 			l.srv.logger.Printf("loop %d: %v", l.id, c.Err())
@@ -278,7 +279,7 @@ func (l *uloop) woken(c sock.Completion) {
 		l.register(a)
 	}
 	if !l.srv.stopping.Load() {
-		l.ring.Read(l.wakeR, l.wakeBuf[:])
+		l.ring.PrepRead(l.wakeR, l.wakeBuf[:])
 	}
 }
 
@@ -298,7 +299,7 @@ func (l *uloop) stop() {
 	// stream have come complete now, the others are cancelled below.
 	// From then on (draining) progress queues a receive after each one
 	// that brought bytes, up to stopReads a connection, and one that
-	// does not wait (RecvNow): it completes in the round that submits
+	// does not wait (PrepRecvNow): it completes in the round that submits
 	// it, with -EAGAIN if the socket is empty. So a client that sends
 	// nothing more costs no receive, one that sent a line one more, one
 	// that keeps sending at most stopReads, and a line ended by a
@@ -326,7 +327,7 @@ func (l *uloop) stop() {
 	// what its socket takes now before the cancel comes; one that found
 	// no room waits, and is cancelled.
 	l.cancelled = true
-	l.ring.CancelAll()
+	l.ring.PrepCancelAll()
 	for l.ring.InFlight() > 0 {
 		if err := l.ring.Enter(true, -1); err != nil {
 			l.srv.logger.Printf("loop %d: %v", l.id, err)
@@ -338,7 +339,7 @@ func (l *uloop) stop() {
 	// Nothing is in flight now, or the ring failed: its close cancels
 	// what is left (and keeps the buffers mapped). Either way the
 	// descriptors left are closed, even one whose operation was never
-	// queued (sock.Uring.next).
+	// queued (uring.Ring.next).
 	for _, c := range l.closing {
 		c.reading, c.writing = false, false
 	}

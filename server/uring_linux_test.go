@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"fetchadd/sock"
+	"fetchadd/uring"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,7 +41,7 @@ func uringLoop(t testing.TB, cfg Config) (*Server, *uloop) {
 	}
 	l := &uloop{loop: loop{srv: srv, conns: make(map[int]*conn), wakeR: r, wakeW: w}, domain: unix.AF_INET}
 	srv.loops = []*loop{&l.loop}
-	if l.ring, err = sock.NewUring(uringEntries, uringBufs, uringBufSize); err != nil {
+	if l.ring, err = uring.New(uringEntries, uringBufs, uringBufSize); err != nil {
 		t.Fatal(err)
 	}
 	l.ring.WaitRaw() // as serve does
@@ -97,7 +98,7 @@ func TestUringAcceptAborted(t *testing.T) {
 	defer func() { uringAccepted = real }()
 	var mu sync.Mutex
 	aborts := 0
-	uringAccepted = func(c sock.Completion) sock.Completion {
+	uringAccepted = func(c uring.Completion) uring.Completion {
 		mu.Lock()
 		defer mu.Unlock()
 		if c.Res >= 0 && aborts < 2 { // the first two connections "left"
@@ -198,7 +199,7 @@ func TestUringAcceptPause(t *testing.T) {
 	// The accept's last completion, as the kernel gives it when the
 	// process is out of descriptors: -EMFILE, without IORING_CQE_F_MORE.
 	l.now = time.Now()
-	l.accepted(sock.Completion{Op: sock.OpAccept, Fd: srv.lfd, Res: -int32(unix.EMFILE)})
+	l.accepted(uring.Completion{Op: uring.OpAccept, Fd: srv.lfd, Res: -int32(unix.EMFILE)})
 	l.endBatch()
 	if l.accepting || l.acceptPause.IsZero() || l.ring.InFlight() != before {
 		t.Fatalf("after EMFILE: accepting %v, pause until %v, %d operations queued (%d before)", l.accepting, l.acceptPause, l.ring.InFlight(), before)
@@ -415,7 +416,7 @@ func TestUringAcceptedAtStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.cancelled = true // as stop sets it, once it has cancelled everything
-	l.accepted(sock.Completion{Op: sock.OpAccept, Fd: srv.lfd, Res: int32(fd), Flags: 1 << 1})
+	l.accepted(uring.Completion{Op: uring.OpAccept, Fd: srv.lfd, Res: int32(fd), Flags: 1 << 1})
 	if len(l.conns) != 0 || srv.active.Load() != 0 || l.ring.InFlight() != 0 {
 		t.Fatalf("after an accept at stop: %d connections, %d active, %d operations in flight; want none", len(l.conns), srv.active.Load(), l.ring.InFlight())
 	}
@@ -434,7 +435,7 @@ func TestUringStartFails(t *testing.T) {
 	defer func() { newUring = real }()
 	var mu sync.Mutex
 	calls := 0
-	newUring = func(entries, nbufs, bufSize int) (*sock.Uring, error) {
+	newUring = func(entries, nbufs, bufSize int) (*uring.Ring, error) {
 		mu.Lock()
 		calls++
 		n := calls

@@ -4,15 +4,15 @@ import (
 	"errors"
 	"testing"
 
-	"fetchadd/sock"
+	"fetchadd/uring"
 )
 
 // skipRefused skips a test of the uring mode where the system refuses
 // io_uring (err, from Listen or CheckUring, wraps a
-// *sock.UringRefusedError, which names the reason), and only there.
+// *uring.RefusedError, which names the reason), and only there.
 func skipRefused(t testing.TB, err error) {
 	t.Helper()
-	var refused *sock.UringRefusedError
+	var refused *uring.RefusedError
 	if errors.As(err, &refused) {
 		t.Skipf("io_uring is refused here: %v", err)
 	}

@@ -1,6 +1,10 @@
 package sock
 
-import "golang.org/x/sys/unix"
+import (
+	"fetchadd/strace"
+
+	"golang.org/x/sys/unix"
+)
 
 // The calls that make a connection, in the order of the C listing: the
 // server's socket, setsockopt, bind, listen and accept; the client's
@@ -12,8 +16,8 @@ import "golang.org/x/sys/unix"
 func Socket(domain, typ, proto int) (int, error) {
 	typ |= socketFlags
 	fd, err := socket(domain, typ, proto)
-	if tracer != nil {
-		tracer.socket(tracer.tid(), domain, typ, proto, fd, err)
+	if t := strace.Out; t != nil {
+		t.Socket(t.Tid(), domain, typ, proto, fd, err)
 	}
 	if err != nil {
 		return -1, wrap("socket", err)
@@ -28,8 +32,8 @@ func Socket(domain, typ, proto int) (int, error) {
 // SetsockoptInt sets an integer socket option: setsockopt(2).
 func SetsockoptInt(fd, level, opt, value int) error {
 	err := retry(func() error { return unix.SetsockoptInt(fd, level, opt, value) })
-	if tracer != nil {
-		tracer.setsockopt(tracer.tid(), fd, level, opt, value, err)
+	if t := strace.Out; t != nil {
+		t.Setsockopt(t.Tid(), fd, level, opt, value, err)
 	}
 	return wrap("setsockopt", err)
 }
@@ -38,8 +42,8 @@ func SetsockoptInt(fd, level, opt, value int) error {
 // setsockopt(2) with a struct timeval.
 func SetsockoptTimeval(fd, level, opt int, tv *unix.Timeval) error {
 	err := retry(func() error { return unix.SetsockoptTimeval(fd, level, opt, tv) })
-	if tracer != nil {
-		tracer.setsockoptTimeval(tracer.tid(), fd, level, opt, tv, err)
+	if t := strace.Out; t != nil {
+		t.SetsockoptTimeval(t.Tid(), fd, level, opt, tv, err)
 	}
 	return wrap("setsockopt", err)
 }
@@ -48,8 +52,8 @@ func SetsockoptTimeval(fd, level, opt int, tv *unix.Timeval) error {
 func GetsockoptInt(fd, level, opt int) (int, error) {
 	var v int
 	err := retry(func() (err error) { v, err = unix.GetsockoptInt(fd, level, opt); return })
-	if tracer != nil {
-		tracer.getsockopt(tracer.tid(), fd, level, opt, v, err)
+	if t := strace.Out; t != nil {
+		t.Getsockopt(t.Tid(), fd, level, opt, v, err)
 	}
 	return v, wrap("getsockopt", err)
 }
@@ -57,8 +61,8 @@ func GetsockoptInt(fd, level, opt int) (int, error) {
 // Bind gives the socket its local address: bind(2).
 func Bind(fd int, sa unix.Sockaddr) error {
 	err := retry(func() error { return unix.Bind(fd, sa) })
-	if tracer != nil {
-		tracer.bind(tracer.tid(), fd, sa, err)
+	if t := strace.Out; t != nil {
+		t.Bind(t.Tid(), fd, sa, err)
 	}
 	return wrap("bind", err)
 }
@@ -67,8 +71,8 @@ func Bind(fd int, sa unix.Sockaddr) error {
 // backlog handshakes that no accept has taken yet: listen(2).
 func Listen(fd, backlog int) error {
 	err := retry(func() error { return unix.Listen(fd, backlog) })
-	if tracer != nil {
-		tracer.listen(tracer.tid(), fd, backlog, err)
+	if t := strace.Out; t != nil {
+		t.Listen(t.Tid(), fd, backlog, err)
 	}
 	return wrap("listen", err)
 }
@@ -83,8 +87,8 @@ func Accept(fd int, nonblock bool) (int, unix.Sockaddr, error) {
 	var peer peerAddr
 	for {
 		nfd, err := acceptSyscall(fd, nonblock, &peer)
-		if tracer != nil {
-			tracer.accept(tracer.tid(), fd, nonblock, peer, nfd, err) // a copy: peer stays on the stack
+		if t := strace.Out; t != nil {
+			t.Accept(t.Tid(), acceptCall, fd, peer.traced(nonblock), nfd, err)
 		}
 		if err == unix.EINTR {
 			continue
@@ -110,8 +114,8 @@ var acceptSyscall = accept
 // handshake's outcome, since a second connect would only say EALREADY.
 func Connect(fd int, sa unix.Sockaddr) error {
 	err := unix.Connect(fd, sa)
-	if tracer != nil {
-		tracer.connect(tracer.tid(), fd, sa, err)
+	if t := strace.Out; t != nil {
+		t.Connect(t.Tid(), fd, sa, err)
 	}
 	if err == unix.EINTR || err == unix.EINPROGRESS {
 		return awaitConnect(fd)
@@ -146,8 +150,8 @@ func awaitConnect(fd int) error {
 func Getsockname(fd int) (unix.Sockaddr, error) {
 	var sa unix.Sockaddr
 	err := retry(func() (err error) { sa, err = unix.Getsockname(fd); return })
-	if tracer != nil {
-		tracer.getsockname(tracer.tid(), fd, sa, err)
+	if t := strace.Out; t != nil {
+		t.Getsockname(t.Tid(), fd, sa, err)
 	}
 	return sa, wrap("getsockname", err)
 }

@@ -11,6 +11,7 @@
 //	accept(fd, &addr, &len)    sock.Accept(fd, false)
 //	connect(fd, &addr, len)    sock.Connect(fd, sa)
 //	getsockname(fd, ...)       sock.Getsockname(fd)
+//	getsockopt(SO_PEERNAME)    sock.Peername(fd, domain) (Linux)
 //	read(fd, buf, n)           sock.Read(fd, buf)
 //	recv(fd, buf, n, flags)    sock.Recv(fd, buf, flags)
 //	send(fd, buf, n, flags)    sock.Send(fd, buf, flags), sock.SendAll(fd, buf)
@@ -20,20 +21,39 @@
 //	fcntl(fd, F_SETFL, ...)    sock.SetNonblock(fd)
 //	poll(fds, nfds, timeout)   sock.Poll(fds, timeout)
 //	pipe(fds)                  sock.Pipe()
+//	epoll_create1(...)         sock.EpollCreate1()
+//	epoll_ctl(ep, op, fd, ev)  sock.EpollCtl(ep, op, fd, events)
+//	epoll_wait(ep, ev, n, ms)  sock.EpollWait(ep, ev, ms, raw)
+//	kqueue()                   sock.Kqueue()
+//	kevent(kq, ch, n, ev, ...) sock.Kevent(kq, ch, ev, ms)
 //
-// The files follow the listing: connection.go holds the calls that make
-// a connection (socket to getsockname), io.go the calls on one (read to
-// close, then fcntl and poll), pipe.go the pipe; conventions.go the
-// conventions below, addr.go addresses, poller*.go the pollers of an
-// event loop, raw.go the calls made without telling Go's scheduler,
-// trace*.go the -trace output. Where the systems differ, the
-// wrapper is written once and makes the call through a small unexported
-// function of the call's name, in a file per system:
-// syscall_accept4.go on Linux and FreeBSD (socket, accept4 and sendto,
-// with flags), syscall_darwin.go on macOS (socket, accept, write or
-// sendmsg, then fcntl and setsockopt in place of the flags),
-// syscall_linux.go on Linux (pipe2, ppoll) and syscall_bsd.go on macOS
-// and FreeBSD (pipe, poll).
+// The files follow the listing:
+//
+//   - connection.go: the calls that make a connection (socket to
+//     getsockname);
+//   - io.go: the calls on one (read to close, then fcntl and poll);
+//   - pipe.go: the pipe;
+//   - epoll_linux.go, with epoll_wait_linux.go or epoll_pwait_linux.go
+//     (the wait of each architecture), and kqueue_bsd.go: the readiness
+//     calls (package poller makes an event loop's Poller of them,
+//     package rawwait says which waits may be raw);
+//   - peername_linux.go: the peer's address of an accepted descriptor;
+//   - addr.go: addresses (sockaddrs, netip, HOST:PORT, Resolve);
+//   - conventions.go: the conventions below, written once;
+//   - syscall_accept4.go, syscall_darwin.go, syscall_linux.go,
+//     syscall_bsd.go: where the systems differ, the wrapper is written
+//     once and makes the call through a small unexported function of the
+//     call's name, in a file per system: syscall_accept4.go on Linux and
+//     FreeBSD (socket, accept4 and sendto, with flags), syscall_darwin.go
+//     on macOS (socket, accept, write or sendmsg, then fcntl and
+//     setsockopt in place of the flags), syscall_linux.go on Linux
+//     (pipe2, ppoll) and syscall_bsd.go on macOS and FreeBSD (pipe,
+//     poll).
+//
+// After each call a wrapper hands its arguments and result to package
+// strace, which prints the -trace line when tracing is on (strace.Out).
+// io_uring, whose operations are not calls of their own, is package
+// uring's.
 //
 // Every function makes the one system call its name says (and, where an OS
 // lacks a flag, the fcntl or setsockopt that stands in for it). What C code
@@ -50,5 +70,8 @@
 //     returns EPIPE instead of raising SIGPIPE (MSG_NOSIGNAL on Linux and
 //     FreeBSD, SO_NOSIGPIPE on macOS).
 //
-// Descriptors are plain ints, as in C. Nothing here uses package net.
+// Descriptors are plain ints, as in C. Package net is used for one thing:
+// Resolve looks a name up with its resolver (net.DefaultResolver, which
+// reads /etc/hosts and asks DNS, as getaddrinfo does); no socket here is
+// package net's.
 package sock

@@ -1,6 +1,10 @@
 package sock
 
-import "golang.org/x/sys/unix"
+import (
+	"fetchadd/strace"
+
+	"golang.org/x/sys/unix"
+)
 
 // The calls on a connection, in the order of the C listing: read and send
 // (write for a pipe), shutdown and close; then fcntl, to make a
@@ -12,8 +16,8 @@ import "golang.org/x/sys/unix"
 func Read(fd int, p []byte) (n int, err error) {
 	for {
 		n, err = unix.Read(fd, p)
-		if tracer != nil {
-			tracer.read(tracer.tid(), fd, p, n, err)
+		if t := strace.Out; t != nil {
+			t.Read(t.Tid(), fd, p, n, err)
 		}
 		if err != unix.EINTR {
 			return count(n, wrap("read", err))
@@ -24,13 +28,13 @@ func Read(fd int, p []byte) (n int, err error) {
 // Recv reads like Read, with recv(2)'s flags: unix.MSG_DONTWAIT returns
 // EAGAIN instead of waiting, even on a blocking socket. It is the recvfrom
 // system call with no address. With MSG_DONTWAIT the call cannot block,
-// and is made without telling Go's scheduler (raw.go); an event loop reads
+// and is made without telling Go's scheduler (rawwait); an event loop reads
 // this way.
 func Recv(fd int, p []byte, flags int) (n int, err error) {
 	for {
 		n, err = recv(fd, p, flags)
-		if tracer != nil {
-			tracer.recv(tracer.tid(), fd, p, flags, n, err)
+		if t := strace.Out; t != nil {
+			t.Recv(t.Tid(), fd, p, flags, n, err)
 		}
 		if err != unix.EINTR {
 			return count(n, wrap("recvfrom", err))
@@ -43,12 +47,12 @@ func Recv(fd int, p []byte, flags int) (n int, err error) {
 // instead of waiting for room, even on a blocking socket. It never raises
 // SIGPIPE: writing to a closed peer is an EPIPE error. On a non-blocking
 // socket with a full buffer the error wraps EAGAIN. With MSG_DONTWAIT the
-// call cannot block, and is made raw (raw.go).
+// call cannot block, and is made raw (rawwait).
 func Send(fd int, p []byte, flags int) (n int, err error) {
 	for {
 		n, err = send(fd, p, flags)
-		if tracer != nil {
-			tracer.send(tracer.tid(), fd, p, flags, n, err)
+		if t := strace.Out; t != nil {
+			t.Send(t.Tid(), sendCall(flags), fd, p, flags, n, err)
 		}
 		if err != unix.EINTR {
 			return count(n, wrap(sendCall(flags), err))
@@ -75,8 +79,8 @@ func SendAll(fd int, p []byte) error {
 func Write(fd int, p []byte) (n int, err error) {
 	for {
 		n, err = unix.Write(fd, p)
-		if tracer != nil {
-			tracer.write(tracer.tid(), "write", fd, p, n, err, "")
+		if t := strace.Out; t != nil {
+			t.Write(t.Tid(), fd, p, n, err)
 		}
 		if err != unix.EINTR {
 			return count(n, wrap("write", err))
@@ -88,8 +92,8 @@ func Write(fd int, p []byte) (n int, err error) {
 // unix.SHUT_WR sends the peer an end of stream (FIN) while reading goes on.
 func Shutdown(fd, how int) error {
 	err := retry(func() error { return unix.Shutdown(fd, how) })
-	if tracer != nil {
-		tracer.shutdown(tracer.tid(), fd, how, err)
+	if t := strace.Out; t != nil {
+		t.Shutdown(t.Tid(), fd, how, err)
 	}
 	return wrap("shutdown", err)
 }
@@ -99,8 +103,8 @@ func Shutdown(fd, how int) error {
 // already belong to a new socket of another thread.
 func Close(fd int) error {
 	err := unix.Close(fd)
-	if tracer != nil {
-		tracer.close(tracer.tid(), fd, err)
+	if t := strace.Out; t != nil {
+		t.Close(t.Tid(), fd, err)
 	}
 	return wrap("close", err)
 }
@@ -120,8 +124,8 @@ func SetNonblock(fd int) error {
 // fcntl is fcntl(2) with an int argument, or none (F_GETFL).
 func fcntl(fd, cmd, arg int) (int, error) {
 	v, err := unix.FcntlInt(uintptr(fd), cmd, arg)
-	if tracer != nil {
-		tracer.fcntl(tracer.tid(), fd, cmd, arg, v, err)
+	if t := strace.Out; t != nil {
+		t.Fcntl(t.Tid(), fd, cmd, arg, v, err)
 	}
 	return v, wrap("fcntl", err)
 }
@@ -132,8 +136,8 @@ func fcntl(fd, cmd, arg int) (int, error) {
 // would wait longer than its timeout.
 func Poll(fds []unix.PollFd, timeout int) (int, error) {
 	n, left, err := poll(fds, timeout)
-	if tracer != nil {
-		tracer.poll(tracer.tid(), fds, timeout, n, left, err)
+	if t := strace.Out; t != nil {
+		t.Poll(t.Tid(), pollCall, fds, timeout, n, left, err)
 	}
 	if err == unix.EINTR {
 		return 0, nil

@@ -3,6 +3,8 @@ package sock
 import (
 	"unsafe"
 
+	"fetchadd/strace"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -24,8 +26,8 @@ func Peername(fd, domain int) (unix.Sockaddr, error) {
 		_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_PEERNAME, uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&size)), 0)
 		return errnoErr(errno)
 	})
-	if tracer != nil {
-		tracer.peername(tracer.tid(), fd, &rsa, size, err)
+	if t := strace.Out; t != nil {
+		t.Peername(t.Tid(), fd, &rsa, size, err)
 	}
 	if err != nil {
 		return nil, wrap("getsockopt", err)

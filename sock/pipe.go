@@ -1,6 +1,10 @@
 package sock
 
-import "golang.org/x/sys/unix"
+import (
+	"fetchadd/strace"
+
+	"golang.org/x/sys/unix"
+)
 
 // Pipe returns a non-blocking, close-on-exec pipe, read end first:
 // pipe2(2) on Linux; pipe(2), then fcntl for each end, on macOS and
@@ -8,8 +12,8 @@ import "golang.org/x/sys/unix"
 // byte to the write end to wake it.
 func Pipe() (r, w int, err error) {
 	p, err := pipe()
-	if tracer != nil {
-		tracer.pipe(tracer.tid(), p, err)
+	if t := strace.Out; t != nil {
+		t.Pipe(t.Tid(), pipeCall, p, err)
 	}
 	if err != nil {
 		return -1, -1, wrap(pipeCall, err)

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"unsafe"
 
+	"fetchadd/strace"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -40,6 +42,11 @@ type peerAddr struct {
 
 // sockaddr is the address the kernel wrote.
 func (a *peerAddr) sockaddr() unix.Sockaddr { return sockaddrFromRaw(&a.rsa) }
+
+// traced is the call's address argument and flags, for its trace line.
+func (a *peerAddr) traced(nonblock bool) strace.AcceptArgs {
+	return strace.AcceptArgs{Addr: a.sockaddr(), Buf: a.buf, Size: a.size, Flags: acceptFlags(nonblock)}
+}
 
 // acceptFlags are accept4's flags: SOCK_CLOEXEC, and SOCK_NONBLOCK if
 // nonblock is set.
@@ -117,7 +124,7 @@ func recv(fd int, p []byte, flags int) (int, error) {
 	return int(n), nil
 }
 
-// syscall6 makes a system call, raw if it cannot block (raw.go).
+// syscall6 makes a system call, raw if it cannot block (rawwait).
 func syscall6(raw bool, trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, syscall.Errno) {
 	if raw {
 		r, _, errno := unix.RawSyscall6(trap, a1, a2, a3, a4, a5, a6)

@@ -3,6 +3,8 @@ package sock
 import (
 	"syscall"
 
+	"fetchadd/strace"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -41,6 +43,11 @@ type peerAddr struct {
 
 // sockaddr is the peer's address.
 func (a *peerAddr) sockaddr() unix.Sockaddr { return a.sa }
+
+// traced is the peer's address, for accept's trace line.
+func (a *peerAddr) traced(nonblock bool) strace.AcceptArgs {
+	return strace.AcceptArgs{Addr: a.sa}
+}
 
 // accept is accept(2), then fcntl(FD_CLOEXEC); acceptStandIns does the
 // rest, nonblock included. The two run under syscall.ForkLock, so that a

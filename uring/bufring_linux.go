@@ -1,8 +1,11 @@
-package sock
+package uring
 
 import (
+	"os"
 	"sync/atomic"
 	"unsafe"
+
+	"fetchadd/strace"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,7 +51,7 @@ type bufReg struct {
 // power of two), both anonymous memory outside Go's heap, puts every
 // buffer in the ring, and registers the ring as buffer group 0. A kernel
 // before 5.19 says EINVAL.
-func (b *bufRing) register(r *Uring, n, size int) error {
+func (b *bufRing) register(r *Ring, n, size int) error {
 	ringMem, err := r.mmap(-1, 0, max(n*int(unsafe.Sizeof(ringBuf{})), unix.Getpagesize()), unix.MAP_PRIVATE)
 	if err != nil {
 		return err
@@ -62,15 +65,15 @@ func (b *bufRing) register(r *Uring, n, size int) error {
 		b.add(id)
 	}
 	reg := bufReg{ringAddr: uint64(uintptr(unsafe.Pointer(&ringMem[0]))), ringEntries: uint32(n)}
-	_, err = uringRegister(r.fd, registerPbufRing, unsafe.Pointer(&reg), 1)
-	if tracer != nil {
-		tracer.uringRegister(tracer.tid(), r.fd, "IORING_REGISTER_PBUF_RING", bufRegString(&reg), 1, err)
+	_, err = ioUringRegister(r.fd, registerPbufRing, unsafe.Pointer(&reg), 1)
+	if t := strace.Out; t != nil {
+		traceRegister(t, t.Tid(), r.fd, "IORING_REGISTER_PBUF_RING", bufRegString(&reg), 1, err)
 	}
 	switch {
 	case err == unix.EINVAL:
-		return &UringRefusedError{Err: wrap("io_uring_register", err), Reason: "IORING_REGISTER_PBUF_RING needs Linux 5.19; this is " + kernelRelease()}
+		return &RefusedError{Err: os.NewSyscallError("io_uring_register", err), Reason: "IORING_REGISTER_PBUF_RING needs Linux 5.19; this is " + kernelRelease()}
 	case err != nil:
-		return callRefused(wrap("io_uring_register", err))
+		return callRefused(os.NewSyscallError("io_uring_register", err))
 	}
 	b.registered = true
 	b.publish()
@@ -79,14 +82,14 @@ func (b *bufRing) register(r *Uring, n, size int) error {
 
 // unregister takes the ring back from the kernel
 // (IORING_UNREGISTER_PBUF_RING), before its memory is unmapped.
-func (b *bufRing) unregister(r *Uring) {
+func (b *bufRing) unregister(r *Ring) {
 	if !b.registered {
 		return
 	}
 	var reg bufReg
-	_, err := uringRegister(r.fd, unregisterPbufRing, unsafe.Pointer(&reg), 1)
-	if tracer != nil {
-		tracer.uringRegister(tracer.tid(), r.fd, "IORING_UNREGISTER_PBUF_RING", "{ring_addr=0, ring_entries=0, bgid=0}", 1, err)
+	_, err := ioUringRegister(r.fd, unregisterPbufRing, unsafe.Pointer(&reg), 1)
+	if t := strace.Out; t != nil {
+		traceRegister(t, t.Tid(), r.fd, "IORING_UNREGISTER_PBUF_RING", "{ring_addr=0, ring_entries=0, bgid=0}", 1, err)
 	}
 	b.registered = false
 }
@@ -123,7 +126,7 @@ func (b *bufRing) publish() {
 // buffer the kernel took for them, and whether it took one
 // (IORING_CQE_F_BUFFER; a receive that found no data, or failed, took
 // none). The bytes are the ring's until ReturnBuffer.
-func (r *Uring) Buffer(c Completion) ([]byte, bool) {
+func (r *Ring) Buffer(c Completion) ([]byte, bool) {
 	if c.Flags&cqeFBuffer == 0 {
 		return nil, false
 	}
@@ -134,7 +137,7 @@ func (r *Uring) Buffer(c Completion) ([]byte, bool) {
 
 // ReturnBuffer gives the completion's buffer, if it has one, back to the
 // ring, for the kernel to receive into again (from the next Enter on).
-func (r *Uring) ReturnBuffer(c Completion) {
+func (r *Ring) ReturnBuffer(c Completion) {
 	if c.Flags&cqeFBuffer != 0 {
 		r.bufs.add(int(c.Flags >> cqeBufferShift))
 	}

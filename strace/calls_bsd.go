@@ -1,6 +1,6 @@
 //go:build darwin || freebsd
 
-package sock
+package strace
 
 import (
 	"fmt"
@@ -18,26 +18,26 @@ func pollArgs(in string, nfds, timeout int) string {
 }
 
 var (
-	filterNames = []flagName{{unix.EVFILT_READ, "EVFILT_READ"}, {unix.EVFILT_WRITE, "EVFILT_WRITE"}}
-	evFlagNames = []flagName{{unix.EV_ADD, "EV_ADD"}, {unix.EV_DELETE, "EV_DELETE"}, {unix.EV_ENABLE, "EV_ENABLE"}, {unix.EV_DISABLE, "EV_DISABLE"}, {unix.EV_EOF, "EV_EOF"}, {unix.EV_ERROR, "EV_ERROR"}}
+	filterNames = []Flag{{unix.EVFILT_READ, "EVFILT_READ"}, {unix.EVFILT_WRITE, "EVFILT_WRITE"}}
+	evFlagNames = []Flag{{unix.EV_ADD, "EV_ADD"}, {unix.EV_DELETE, "EV_DELETE"}, {unix.EV_ENABLE, "EV_ENABLE"}, {unix.EV_DISABLE, "EV_DISABLE"}, {unix.EV_EOF, "EV_EOF"}, {unix.EV_ERROR, "EV_ERROR"}}
 )
 
 func keventsString(evs []unix.Kevent_t) string {
 	var parts []string
 	for _, ev := range evs {
 		parts = append(parts, fmt.Sprintf("{ident=%d, filter=%s, flags=%s, fflags=%d, data=%d}",
-			ev.Ident, name(int(ev.Filter), filterNames), flagNames(int(ev.Flags), evFlagNames), ev.Fflags, ev.Data))
+			ev.Ident, name(int(ev.Filter), filterNames), Flags(int(ev.Flags), evFlagNames), ev.Fflags, ev.Data))
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-// kqueue traces kqueue.
-func (t *traceWriter) kqueue(tid, kq int, err error) {
-	t.trace(tid, "kqueue", kq, err, "")
+// Kqueue traces kqueue.
+func (t *Tracer) Kqueue(tid, kq int, err error) {
+	t.Call(tid, "kqueue", kq, err, "")
 }
 
-// kevent traces kevent(kq, changes, nchanges, events, nevents, timeout).
-func (t *traceWriter) kevent(tid int, kq int, changes, events []unix.Kevent_t, nevents, n, timeout int, err error) {
+// Kevent traces kevent(kq, changes, nchanges, events, nevents, timeout).
+func (t *Tracer) Kevent(tid int, kq int, changes, events []unix.Kevent_t, nevents, n, timeout int, err error) {
 	ch, ev := "NULL", "NULL"
 	if len(changes) > 0 {
 		ch = keventsString(changes)
@@ -49,7 +49,7 @@ func (t *traceWriter) kevent(tid int, kq int, changes, events []unix.Kevent_t, n
 	if timeout >= 0 {
 		ts = fmt.Sprintf("{tv_sec=%d, tv_nsec=%d}", timeout/1000, timeout%1000*1e6)
 	}
-	t.trace(tid, "kevent", n, err, fmt.Sprintf("%d, %s, %d, %s, %d, %s", kq, ch, len(changes), ev, nevents, ts))
+	t.Call(tid, "kevent", n, err, fmt.Sprintf("%d, %s, %d, %s, %d, %s", kq, ch, len(changes), ev, nevents, ts))
 }
 
 // threadID stands for the calling thread's id. x/sys has no portable

@@ -1,8 +1,14 @@
 //go:build darwin || freebsd
 
-package sock
+package poller
 
-import "golang.org/x/sys/unix"
+import (
+	"errors"
+
+	"fetchadd/sock"
+
+	"golang.org/x/sys/unix"
+)
 
 // kqueue is the macOS and FreeBSD Poller: one kqueue, with a read and a
 // write filter per descriptor, level-triggered. It is shaped like the
@@ -14,17 +20,13 @@ type kqueue struct {
 	events []Event
 }
 
-// NewEventPoller returns the OS's scalable Poller: kqueue on macOS and
-// FreeBSD (kqueue, kevent).
-func NewEventPoller() (Poller, error) {
-	fd, err := unix.Kqueue()
-	if tracer != nil {
-		tracer.kqueue(tracer.tid(), fd, err)
-	}
+// NewEvent returns the OS's scalable Poller: kqueue on macOS and FreeBSD
+// (kqueue, kevent).
+func NewEvent() (Poller, error) {
+	fd, err := sock.Kqueue()
 	if err != nil {
-		return nil, wrap("kqueue", err)
+		return nil, err
 	}
-	unix.CloseOnExec(fd)
 	return &kqueue{fd: fd, events: make([]Event, 0, maxEvents)}, nil
 }
 
@@ -33,11 +35,8 @@ func (p *kqueue) change(fd int, readFlags, writeFlags int) error {
 	var ch [2]unix.Kevent_t
 	unix.SetKevent(&ch[0], fd, unix.EVFILT_READ, readFlags)
 	unix.SetKevent(&ch[1], fd, unix.EVFILT_WRITE, writeFlags)
-	err := retry(func() error { _, err := unix.Kevent(p.fd, ch[:], nil, nil); return err })
-	if tracer != nil {
-		tracer.kevent(tracer.tid(), p.fd, ch[:], nil, 0, 0, -1, err)
-	}
-	return wrap("kevent", err)
+	_, err := sock.Kevent(p.fd, ch[:], nil, -1)
+	return err
 }
 
 func onOff(on bool) int {
@@ -60,20 +59,12 @@ func (p *kqueue) Remove(fd int) error {
 }
 
 func (p *kqueue) Wait(timeout int) ([]Event, error) {
-	var ts *unix.Timespec
-	if timeout >= 0 {
-		t := unix.NsecToTimespec(int64(timeout) * 1e6)
-		ts = &t
-	}
-	n, err := unix.Kevent(p.fd, nil, p.ready[:], ts)
-	if tracer != nil {
-		tracer.kevent(tracer.tid(), p.fd, nil, p.ready[:], len(p.ready), n, timeout, err)
-	}
-	if err == unix.EINTR {
+	n, err := sock.Kevent(p.fd, nil, p.ready[:], timeout)
+	if errors.Is(err, unix.EINTR) {
 		return p.events[:0], nil
 	}
 	if err != nil {
-		return nil, wrap("kevent", err)
+		return nil, err
 	}
 	p.events = p.events[:0]
 	for _, ev := range p.ready[:n] {
@@ -87,9 +78,9 @@ func (p *kqueue) Wait(timeout int) ([]Event, error) {
 	return p.events, nil
 }
 
-func (p *kqueue) Name() string { return EventPollerName }
+func (p *kqueue) Name() string { return EventName }
 
-func (p *kqueue) Close() error { return Close(p.fd) }
+func (p *kqueue) Close() error { return sock.Close(p.fd) }
 
-// EventPollerName names the poller NewEventPoller returns.
-const EventPollerName = "kqueue"
+// EventName names the poller NewEvent returns.
+const EventName = "kqueue"

@@ -1,27 +1,25 @@
-package sock
+package poller
 
 import (
-	"errors"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"fetchadd/internal/testwait"
-
-	"golang.org/x/sys/unix"
+	"fetchadd/rawwait"
+	"fetchadd/sock"
 )
 
 // TestWaitRawLeavesAP: pollers wait raw only while a P is left for the
 // rest of the program, and give theirs back when closed.
 func TestWaitRawLeavesAP(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
-	if rawWaiters.Load() != 0 {
-		t.Fatalf("%d raw waiters before the test", rawWaiters.Load())
+	if rawwait.Waiters() != 0 {
+		t.Fatalf("%d raw waiters before the test", rawwait.Waiters())
 	}
 	var ps []Poller
 	for i := 0; i < 3; i++ {
-		p, err := NewEventPoller()
+		p, err := NewEvent()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +37,7 @@ func TestWaitRawLeavesAP(t *testing.T) {
 		t.Fatal("a closed poller did not give its P back")
 	}
 	runtime.GOMAXPROCS(1)
-	p, err := NewEventPoller()
+	p, err := NewEvent()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +45,7 @@ func TestWaitRawLeavesAP(t *testing.T) {
 	if p.WaitRaw() {
 		t.Fatal("GOMAXPROCS 1: no P to spare, yet WaitRaw said yes")
 	}
-	if NewPollPoller().WaitRaw() {
+	if NewPoll().WaitRaw() {
 		t.Fatal("poll(2) waits raw")
 	}
 }
@@ -61,7 +59,7 @@ func TestRawWait(t *testing.T) {
 	waiting := make(chan struct{})
 	go func() {
 		<-waiting
-		_, err := Write(w, []byte{1})
+		_, err := sock.Write(w, []byte{1})
 		written <- err
 	}()
 	close(waiting)
@@ -82,29 +80,6 @@ func TestRawWait(t *testing.T) {
 	}
 }
 
-// TestRecvDontwait: recv with MSG_DONTWAIT reads what is there, and says
-// EAGAIN, naming recvfrom, when nothing is.
-func TestRecvDontwait(t *testing.T) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Close(fds[0])
-	defer Close(fds[1])
-	buf := make([]byte, 8)
-	if n, err := Recv(fds[0], buf, unix.MSG_DONTWAIT); !errors.Is(err, unix.EAGAIN) || n != 0 || !strings.HasPrefix(err.Error(), "recvfrom:") {
-		t.Fatalf("recv with nothing there: %d, %v; want 0, recvfrom: EAGAIN", n, err)
-	}
-	Send(fds[1], []byte("5\n"), 0)
-	if n, err := Recv(fds[0], buf, unix.MSG_DONTWAIT); err != nil || string(buf[:n]) != "5\n" {
-		t.Fatalf("recv: %q, %v", buf[:n], err)
-	}
-	Close(fds[1])
-	if n, err := Recv(fds[0], buf, unix.MSG_DONTWAIT); err != nil || n != 0 {
-		t.Fatalf("recv at the end of the stream: %d, %v; want 0, nil", n, err)
-	}
-}
-
 // TestIdleRawWaitSleeps: a loop waiting raw with nothing to do is
 // interrupted by the runtime's preemption once, then waits the
 // scheduler's way until its event, not woken every 10 ms.
@@ -113,7 +88,7 @@ func TestIdleRawWaitSleeps(t *testing.T) {
 	p, _, w := rawPollerOnPipe(t)
 	go func() {
 		time.Sleep(300 * time.Millisecond) // the idle time, not a synchronisation
-		Write(w, []byte{1})
+		sock.Write(w, []byte{1})
 	}()
 	empty := 0
 	for {
@@ -139,7 +114,7 @@ func TestNoRawWaitWithoutPreemption(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	for _, godebug := range []string{"asyncpreemptoff=1", "gctrace=1,asyncpreemptoff=1", "asyncpreemptoff=0,asyncpreemptoff=1"} {
 		t.Setenv("GODEBUG", godebug)
-		p, err := NewEventPoller()
+		p, err := NewEvent()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +125,7 @@ func TestNoRawWaitWithoutPreemption(t *testing.T) {
 		}
 	}
 	t.Setenv("GODEBUG", "asyncpreemptoff=1,asyncpreemptoff=0")
-	p, err := NewEventPoller()
+	p, err := NewEvent()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +140,7 @@ func TestNoRawWaitWithoutPreemption(t *testing.T) {
 // ends.
 func rawPollerOnPipe(t *testing.T) (p Poller, r, w int) {
 	t.Helper()
-	p, err := NewEventPoller()
+	p, err := NewEvent()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,10 +148,10 @@ func rawPollerOnPipe(t *testing.T) (p Poller, r, w int) {
 	if !p.WaitRaw() {
 		t.Fatalf("GOMAXPROCS %d: no raw wait", runtime.GOMAXPROCS(0))
 	}
-	if r, w, err = Pipe(); err != nil {
+	if r, w, err = sock.Pipe(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { Close(r); Close(w) })
+	t.Cleanup(func() { sock.Close(r); sock.Close(w) })
 	if err := p.Add(r, true, false); err != nil {
 		t.Fatal(err)
 	}

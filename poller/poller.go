@@ -1,4 +1,8 @@
-package sock
+// Package poller is readiness for an event loop, as redis's ae.c has it:
+// one interface, Poller, and a file per backend on sock's traced calls:
+// epoll_linux.go (epoll_create1, epoll_ctl, epoll_wait), kqueue_bsd.go
+// (kqueue, kevent) and poll.go (poll, portable).
+package poller
 
 // Event is what a Poller reports for one descriptor. An error or hang-up
 // on the descriptor sets both Read and Write, so that whichever the caller
@@ -10,8 +14,8 @@ type Event struct {
 }
 
 // Poller waits for readiness on many descriptors at once: the system call
-// behind an event loop. NewEventPoller gives the OS's own (epoll on Linux,
-// kqueue on macOS and FreeBSD), NewPollPoller the portable poll(2). Every
+// behind an event loop. NewEvent gives the OS's own (epoll on Linux,
+// kqueue on macOS and FreeBSD), NewPoll the portable poll(2). Every
 // Poller is level-triggered: a descriptor is reported for as long as it is
 // ready, not only when it becomes so. Pollers are not safe for concurrent
 // use; each event loop has its own.
@@ -29,7 +33,7 @@ type Poller interface {
 	// interrupts its threads every few milliseconds to preempt them.
 	Wait(timeout int) ([]Event, error)
 	// WaitRaw asks that Wait block as a raw system call, keeping the
-	// thread's P (raw.go), and says whether it will: epoll only, and only
+	// thread's P (package rawwait), and says whether it will: epoll only, and only
 	// while fewer than GOMAXPROCS-1 pollers of the program do.
 	WaitRaw() bool
 	// Name is the system call it waits with, for messages.

@@ -1,13 +1,5 @@
-package sock
-
-import (
-	"os"
-	"runtime"
-	"strings"
-	"sync/atomic"
-)
-
-// Calls made without telling Go's scheduler.
+// Package rawwait is the policy for calls made without telling Go's
+// scheduler (raw system calls): which waits may be raw, and how many.
 //
 // Go's syscall.Syscall tells the scheduler a thread is entering the kernel
 // (entersyscall) and is back (exitsyscall). If the call outlasts a tick of
@@ -30,7 +22,7 @@ import (
 //     thread. Goroutines that become runnable meanwhile (the one that
 //     handles a signal, the garbage collector's workers) need another P:
 //     at most GOMAXPROCS-1 pollers of the program wait raw, so one is
-//     left; serve raises GOMAXPROCS to leave it (main.go: spareLoopsP).
+//     left; serve raises GOMAXPROCS to leave it (SpareP).
 //   - What interrupts a raw wait is the runtime's preemption signal
 //     (SIGURG): sysmon sends it to a goroutine that has run for 10 ms
 //     without a break, and the garbage collector to every thread when it
@@ -46,13 +38,24 @@ import (
 // Measured in NOTES.md ("The Go runtime in the hot path"): at depth 1 the
 // handing over of P around each wait, and sysmon's wake-ups, cost more
 // server CPU per reply than the Go code of the reply itself.
+package rawwait
+
+import (
+	"os"
+	"runtime"
+	"strings"
+	"sync/atomic"
+)
 
 // rawWaiters counts the pollers whose blocking Waits are raw.
 var rawWaiters atomic.Int32
 
-// spareP reserves a P for one more raw waiter: true if fewer than
+// Waiters is how many reservations of Reserve are held now.
+func Waiters() int { return int(rawWaiters.Load()) }
+
+// Reserve reserves a P for one more raw waiter: true if fewer than
 // GOMAXPROCS-1 wait raw now and the runtime preempts with signals.
-func spareP() bool {
+func Reserve() bool {
 	if asyncPreemptOff() {
 		return false
 	}
@@ -67,8 +70,8 @@ func spareP() bool {
 	}
 }
 
-// giveBackP ends a reservation of spareP.
-func giveBackP() { rawWaiters.Add(-1) }
+// Release ends a reservation of Reserve.
+func Release() { rawWaiters.Add(-1) }
 
 // asyncPreemptOff says whether GODEBUG turns the runtime's preemption
 // signals off (the last asyncpreemptoff setting counts, as for the
@@ -81,4 +84,19 @@ func asyncPreemptOff() bool {
 		}
 	}
 	return off
+}
+
+// SpareP gives loops raw waiters a P each and one more: it raises
+// GOMAXPROCS to loops+1 where it is lower. Each loop's thread keeps its P
+// while it waits in epoll_wait or io_uring_enter, as a C loop keeps its
+// thread, only while one P is left for the rest of the program (signals,
+// the garbage collector). A server pinned to one CPU (taskset -c 1) starts
+// with GOMAXPROCS 1: its loop would wait the scheduler's way, and the
+// runtime, with no idle P, would hand its P to another thread at every
+// wait that outlasts a tick of its monitor (NOTES.md, "The Go runtime in
+// the hot path", measures it).
+func SpareP(loops int) {
+	if runtime.GOMAXPROCS(0) < loops+1 {
+		runtime.GOMAXPROCS(loops + 1)
+	}
 }

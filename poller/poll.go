@@ -1,6 +1,12 @@
-package sock
+package poller
 
-import "golang.org/x/sys/unix"
+import (
+	"os"
+
+	"fetchadd/sock"
+
+	"golang.org/x/sys/unix"
+)
 
 // pollPoller is the portable Poller: an array of struct pollfd handed to
 // poll(2) whole on every Wait (Stevens' tcpservpoll01). The kernel scans
@@ -13,9 +19,9 @@ type pollPoller struct {
 	events []Event
 }
 
-// NewPollPoller returns a Poller that waits with poll(2) (on Linux, x/sys
+// NewPoll returns a Poller that waits with poll(2) (on Linux, x/sys
 // makes the ppoll system call).
-func NewPollPoller() Poller {
+func NewPoll() Poller {
 	return &pollPoller{slot: make(map[int]int)}
 }
 
@@ -32,7 +38,7 @@ func pollMask(read, write bool) int16 {
 
 func (p *pollPoller) Add(fd int, read, write bool) error {
 	if _, ok := p.slot[fd]; ok {
-		return wrap("poll", unix.EEXIST)
+		return os.NewSyscallError("poll", unix.EEXIST)
 	}
 	p.slot[fd] = len(p.fds)
 	p.fds = append(p.fds, unix.PollFd{Fd: int32(fd), Events: pollMask(read, write)})
@@ -42,7 +48,7 @@ func (p *pollPoller) Add(fd int, read, write bool) error {
 func (p *pollPoller) Modify(fd int, read, write bool) error {
 	i, ok := p.slot[fd]
 	if !ok {
-		return wrap("poll", unix.ENOENT)
+		return os.NewSyscallError("poll", unix.ENOENT)
 	}
 	p.fds[i].Events = pollMask(read, write)
 	return nil
@@ -51,7 +57,7 @@ func (p *pollPoller) Modify(fd int, read, write bool) error {
 func (p *pollPoller) Remove(fd int) error {
 	i, ok := p.slot[fd]
 	if !ok {
-		return wrap("poll", unix.ENOENT)
+		return os.NewSyscallError("poll", unix.ENOENT)
 	}
 	last := len(p.fds) - 1
 	p.fds[i] = p.fds[last] // move the last entry into the hole
@@ -62,7 +68,7 @@ func (p *pollPoller) Remove(fd int) error {
 }
 
 func (p *pollPoller) Wait(timeout int) ([]Event, error) {
-	n, err := Poll(p.fds, timeout)
+	n, err := sock.Poll(p.fds, timeout)
 	if err != nil {
 		return nil, err
 	}

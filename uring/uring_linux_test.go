@@ -1,4 +1,4 @@
-package sock
+package uring
 
 import (
 	"errors"
@@ -8,18 +8,21 @@ import (
 	"testing"
 	"time"
 
+	"fetchadd/sock"
+	"fetchadd/strace"
+
 	"golang.org/x/sys/unix"
 )
 
 // newTestUring makes a small ring on the test's thread, which it keeps
-// (NewUring's rule), closed when the test ends; it skips only where the
+// (New's rule), closed when the test ends; it skips only where the
 // kernel refuses io_uring.
-func newTestUring(t *testing.T, nbufs, bufSize int) *Uring {
+func newTestUring(t *testing.T, nbufs, bufSize int) *Ring {
 	t.Helper()
 	runtime.LockOSThread()
 	t.Cleanup(runtime.UnlockOSThread)
-	r, err := NewUring(8, nbufs, bufSize)
-	var refused *UringRefusedError
+	r, err := New(8, nbufs, bufSize)
+	var refused *RefusedError
 	if errors.As(err, &refused) {
 		t.Skipf("io_uring refused here: %v", err)
 	}
@@ -43,7 +46,7 @@ func socketpair(t *testing.T) (int, int) {
 }
 
 // wait enters the ring until a completion comes, and returns it.
-func wait(t *testing.T, r *Uring) Completion {
+func wait(t *testing.T, r *Ring) Completion {
 	t.Helper()
 	for i := 0; i < 100; i++ {
 		if c, ok := r.Reap(); ok {
@@ -80,7 +83,7 @@ func testUringOps(t *testing.T) {
 	}
 	a, b := socketpair(t)
 
-	r.Recv(a)
+	r.PrepRecv(a)
 	unix.Write(b, []byte("5\n3\r\n"))
 	c := wait(t, r)
 	data, ok := r.Buffer(c)
@@ -90,7 +93,7 @@ func testUringOps(t *testing.T) {
 	r.ReturnBuffer(c)
 
 	out := []byte("  --> 0\r\n")
-	r.Send(a, out)
+	r.PrepSend(a, out)
 	if c := wait(t, r); c.Op != OpSend || c.Fd != a || c.Res != int32(len(out)) {
 		t.Fatalf("send: %+v", c)
 	}
@@ -99,15 +102,15 @@ func testUringOps(t *testing.T) {
 		t.Fatalf("the peer read %q", got[:n])
 	}
 
-	pr, pw, err := Pipe() // non-blocking, as the loops' wake pipes: the read waits all the same
+	pr, pw, err := sock.Pipe() // non-blocking, as the loops' wake pipes: the read waits all the same
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(pr)
 	defer unix.Close(pw)
 	var wake [8]byte
-	r.Read(pr, wake[:])
-	r.Recv(a)
+	r.PrepRead(pr, wake[:])
+	r.PrepRecv(a)
 	if err := r.Enter(false, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +122,7 @@ func testUringOps(t *testing.T) {
 		t.Fatalf("read: %+v", c)
 	}
 
-	r.Cancel(a)
+	r.PrepCancel(a)
 	seen := map[uint8]Completion{}
 	for len(seen) < 2 {
 		c := wait(t, r)
@@ -144,7 +147,7 @@ func TestUringBufferRing(t *testing.T) {
 	a, b := socketpair(t)
 	var held []Completion
 	for i := 0; i < 3; i++ {
-		r.Recv(a)
+		r.PrepRecv(a)
 		unix.Write(b, []byte{'a' + byte(i)})
 		c := wait(t, r)
 		if i < 2 {
@@ -160,18 +163,18 @@ func TestUringBufferRing(t *testing.T) {
 		}
 	}
 	r.ReturnBuffer(held[0])
-	r.Recv(a)
+	r.PrepRecv(a)
 	c := wait(t, r)
 	if data, ok := r.Buffer(c); !ok || string(data) != "c" || c.Flags>>cqeBufferShift != held[0].Flags>>cqeBufferShift {
 		t.Fatalf("after a buffer came back: %+v %q", c, data)
 	}
 }
 
-// TestUringRefused: where the kernel refuses io_uring_setup, NewUring
-// says why, in a *UringRefusedError; other failures are not refusals.
+// TestUringRefused: where the kernel refuses io_uring_setup, New
+// says why, in a *RefusedError; other failures are not refusals.
 func TestUringRefused(t *testing.T) {
-	realSetup, realRead := uringSetup, readSysFile
-	defer func() { uringSetup, readSysFile = realSetup, realRead }()
+	realSetup, realRead := ioUringSetup, readSysFile
+	defer func() { ioUringSetup, readSysFile = realSetup, realRead }()
 	cases := []struct {
 		errno   unix.Errno
 		files   map[string]string
@@ -191,10 +194,10 @@ func TestUringRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		calls := 0
-		uringSetup = func(uint32, *uringParams) (int, error) { calls++; return -1, tc.errno }
+		ioUringSetup = func(uint32, *setupParams) (int, error) { calls++; return -1, tc.errno }
 		readSysFile = func(path string) string { return tc.files[path] }
-		_, err := NewUring(8, 2, 16)
-		var refused *UringRefusedError
+		_, err := New(8, 2, 16)
+		var refused *RefusedError
 		if errors.As(err, &refused) != tc.refused || err == nil || !strings.HasPrefix(err.Error(), tc.want) || !errors.Is(err, tc.errno) {
 			t.Errorf("%v: %v (refused %v); want %q, refused %v", tc.errno, err, refused != nil, tc.want, tc.refused)
 		}
@@ -214,23 +217,23 @@ func TestUringIdleWaitSleeps(t *testing.T) {
 	if !r.WaitRaw() {
 		t.Fatal("GOMAXPROCS 2: no raw wait")
 	}
-	pr, pw, err := Pipe()
+	pr, pw, err := sock.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer Close(pr)
-	defer Close(pw)
+	defer sock.Close(pr)
+	defer sock.Close(pw)
 	var b [1]byte
-	r.Read(pr, b[:])
+	r.PrepRead(pr, b[:])
 	var trace strings.Builder
-	EnableTrace(&trace, 32, false)
-	defer func() { tracer = nil }()
+	strace.Enable(&trace, 32, false)
+	defer func() { strace.Out = nil }()
 	go func() {
 		time.Sleep(300 * time.Millisecond) // the idle time, not a synchronisation
 		unix.Write(pw, []byte{1})
 	}()
 	wait(t, r)
-	tracer = nil
+	strace.Out = nil
 	// Woken every 10 ms, the ring would be entered about 30 times.
 	if n := strings.Count(trace.String(), "io_uring_enter("); n > 5 {
 		t.Fatalf("%d io_uring_enter calls in 300 ms of waiting:\n%s", n, trace.String())
@@ -245,8 +248,8 @@ func TestUringIdleWaitSleeps(t *testing.T) {
 // for Enter to report, after a bounded number of tries; nothing is lost
 // silently.
 func TestUringFullQueue(t *testing.T) {
-	real := uringEnterFault
-	defer func() { uringEnterFault = real }()
+	real := enterFault
+	defer func() { enterFault = real }()
 	cases := []struct {
 		name  string
 		fault func(call int) (unix.Errno, bool)
@@ -267,18 +270,18 @@ func TestUringFullQueue(t *testing.T) {
 			n := len(r.sqes)
 			data := []byte("abcdefghijklmnopqrstuvwxyz")
 			for i := 0; i < n; i++ { // sends on a that complete at once, left in the CQ
-				r.Send(a, data[i:i+1])
+				r.PrepSend(a, data[i:i+1])
 			}
 			if err := r.Enter(false, 0); err != nil {
 				t.Fatal(err)
 			}
 			for i := 0; i < n; i++ { // the queue full again, with sends on b
-				r.Send(b, data[i:i+1])
+				r.PrepSend(b, data[i:i+1])
 			}
 			calls := 0
-			uringEnterFault = func() (unix.Errno, bool) { calls++; return tc.fault(calls) }
-			r.Send(b, data[n:n+1])
-			uringEnterFault = real
+			enterFault = func() (unix.Errno, bool) { calls++; return tc.fault(calls) }
+			r.PrepSend(b, data[n:n+1])
+			enterFault = real
 			err := r.Enter(false, 0)
 			want := ""
 			if tc.err != "" {
