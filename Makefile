@@ -1,6 +1,6 @@
 # fetchadd: the fetch-and-add lab on the Berkeley sockets calls.
 # make build | run | test | lint | cross | bench | compare | strace | fuzz | clean
-# make peers | side-by-side: the lab in C, Python and Go beside fetchadd (lecture/)
+# make peers | side-by-side [WIDE=1]: the lab in C, Python and Go beside fetchadd (lecture/)
 # make notes | notes-check: NOTES.md's transcripts, made by the code (tools/notes)
 
 GO      ?= go
@@ -129,9 +129,11 @@ notes-check: build peers
 
 # The handout's inputs sent to the iterative servers under strace (C,
 # Python, the Go twin, fetchadd serve), their socket calls side by side,
-# and a legend of the differences.
+# and a legend of the differences: stacked, each step's calls marked with
+# their columns, to fit 100 columns; WIDE=1: in four columns, each call
+# whole on one line (about 300 columns).
 side-by-side: build peers
-	$(GO) run ./tools/sidebyside
+	$(GO) run ./tools/sidebyside $(if $(WIDE),-wide)
 
 clean:
 	rm -rf bin
