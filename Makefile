@@ -1,6 +1,6 @@
 # fetchadd: the fetch-and-add lab on the Berkeley sockets calls.
 # make build | run | test | lint | cross | bench | compare | strace | fuzz | clean
-# make peers | side-by-side: the lab in C, Python and Go beside fetchadd (lecture/)
+# make peers | side-by-side [WIDE=1]: the lab in C, Python and Go beside fetchadd (lecture/)
 # make notes | notes-check: NOTES.md's transcripts, made by the code (tools/notes)
 
 GO      ?= go
@@ -53,10 +53,17 @@ bench: build
 	$(BIN) bench -c 50 -P 1 -d 3s 127.0.0.1:31099; $(BIN) bench -c 50 -P 32 -d 3s 127.0.0.1:31099; \
 	kill $$pid
 
-# The lab's server under strace, showing the socket story and hiding the
-# Go runtime's own calls (see NOTES.md).
+# The lab's server under strace: its socket calls, live, on this terminal,
+# between the server's log lines (NOTES.md, "The server under strace").
+# strace writes to a filter (-o "|..."), so each call comes out whole,
+# never cut by a log line; the filter leaves out the calls on files (-yy
+# names them: 3</etc/ld.so.cache>), the dynamic loader's and the Go
+# runtime's at start-up and the time zone's at the first log line, and
+# ignores Ctrl-C, as strace does with -o, so that the stop is shown too.
+STRACE_CALLS = %network,read,close,pipe2,ppoll,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait
+STRACE_FILTER = trap '' INT; exec grep --line-buffered -v '^[0-9]* *[a-z0-9_]*([0-9]*</'
 strace: build
-	strace -f -qq -yy -s 64 -e trace=%network,read,close,pipe2,ppoll,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait -e signal=none $(BIN) serve -addr $(ADDR) $(SERVE_FLAGS)
+	strace -f -qq -yy -s 64 -o "|$(STRACE_FILTER)" -e trace=$(STRACE_CALLS) -e signal=none $(BIN) serve -addr $(ADDR) $(SERVE_FLAGS)
 
 # fetchadd's modes beside the C epoll server (the yardstick), redis and
 # memcached (when installed), one run; TARGETS="c-epoll fetchadd-event"
@@ -122,9 +129,11 @@ notes-check: build peers
 
 # The handout's inputs sent to the iterative servers under strace (C,
 # Python, the Go twin, fetchadd serve), their socket calls side by side,
-# and a legend of the differences.
+# and a legend of the differences: stacked, each step's calls marked with
+# their columns, to fit 100 columns; WIDE=1: in four columns, each call
+# whole on one line (about 300 columns).
 side-by-side: build peers
-	$(GO) run ./tools/sidebyside
+	$(GO) run ./tools/sidebyside $(if $(WIDE),-wide)
 
 clean:
 	rm -rf bin

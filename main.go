@@ -304,7 +304,7 @@ func announce(logger *log.Logger, srv *server.Server) {
 	logger.Printf("pid %d", os.Getpid())
 	switch srv.Mode() {
 	case server.Iterative:
-		logger.Printf("iterative server listening on %s: one connection at a time (other modes: -mode threaded, poll or event)", a)
+		logger.Printf("iterative server listening on %s: one connection at a time (other modes: %s)", a, otherModes())
 	case server.Threaded:
 		logger.Printf("threaded server listening on %s: a thread per connection, at most %d", a, srv.MaxConns())
 	case server.Poll:
@@ -318,6 +318,20 @@ func announce(logger *log.Logger, srv *server.Server) {
 	if a.Addr().IsLoopback() {
 		logger.Printf("to let a partner connect, listen on every interface: -addr 0.0.0.0:%d (IPv4) or -addr '[::]:%d' (IPv6)", a.Port(), a.Port())
 	}
+}
+
+// otherModes names the modes but the iterative one, from server.Modes,
+// for the iterative server's start-up line: "-mode threaded, poll, event
+// or uring".
+func otherModes() string {
+	var others []string
+	for _, m := range server.Modes {
+		if m != server.Iterative {
+			others = append(others, m)
+		}
+	}
+	last := len(others) - 1
+	return "-mode " + strings.Join(others[:last], ", ") + " or " + others[last]
 }
 
 // oneSecond is time.After(time.Second) without a Go timer: the first

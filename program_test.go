@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -144,6 +145,23 @@ func TestServeSignals(t *testing.T) {
 				t.Fatalf("after stop the client got %q, %v; want the end of the stream", rest, err)
 			}
 		})
+	}
+}
+
+// TestStartupLine: the iterative server's start-up line names every other
+// mode a user can give -mode.
+func TestStartupLine(t *testing.T) {
+	p := start(t, "serve", "-addr", "127.0.0.1:0")
+	m := p.waitLine(regexp.MustCompile(`iterative server listening on \S+: one connection at a time \(other modes: -mode (.*)\)`))
+	named := strings.Fields(strings.NewReplacer(",", " ", " or ", " ").Replace(m[1]))
+	var want []string
+	for _, mode := range server.Modes {
+		if mode != server.Iterative {
+			want = append(want, mode)
+		}
+	}
+	if !slices.Equal(named, want) {
+		t.Errorf("the start-up line names the other modes %q, want %q", named, want)
 	}
 }
 

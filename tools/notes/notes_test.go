@@ -303,3 +303,46 @@ func TestUringWaitsDropped(t *testing.T) {
 		t.Error("an io_uring_enter that submitted is dropped")
 	}
 }
+
+// TestMakeStrace: make strace runs the strace-session transcript's
+// command: the same calls, and the same filter, which leaves out the
+// calls on files and keeps the socket story, each line whole.
+func TestMakeStrace(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	makefile, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"\nSTRACE_CALLS = " + straceCalls + "\n", "grep --line-buffered -v " + straceNoFiles + "\n"} {
+		if !bytes.Contains(makefile, []byte(want)) {
+			t.Errorf("the Makefile has no %q: make strace is not the transcript's command", want)
+		}
+	}
+	grep, err := exec.LookPath("grep")
+	if err != nil {
+		t.Skip("grep is not installed")
+	}
+	files := []string{
+		`10912 close(3</etc/ld.so.cache>)              = 0`,
+		`10912 read(3</usr/lib/x86_64-linux-gnu/libc.so.6>, "\177ELF\2\1\1\3"..., 832) = 832`,
+		`10915 read(3</proc/10912/maps>, "00400000-00549000 r-xp"..., 1024) = 1024`,
+		`10915 read(6</usr/share/zoneinfo/Etc/UTC>, "TZif2\0\0\0", 4096) = 114`,
+	}
+	sockets := []string{
+		`10915 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3<TCP:[6160260]>`,
+		`10915 pipe2([4<pipe:[6160261]>, 5<pipe:[6160261]>], O_NONBLOCK|O_CLOEXEC) = 0`,
+		`10915 read(6<TCP:[127.0.0.1:50007->127.0.0.1:37958]>, "5\r\n", 4096) = 3`,
+		`10917 accept4(3<TCP:[127.0.0.1:50007]>,  <unfinished ...>`,
+		`10917 <... accept4 resumed>0x8cc24590d28, [112], SOCK_CLOEXEC) = -1 EINVAL (Invalid argument)`,
+		`10915 close(5<pipe:[6160261]>)          = 0`,
+	}
+	cmd := exec.Command("sh", "-c", grep+" -v "+straceNoFiles)
+	cmd.Stdin = strings.NewReader(strings.Join(append(files, sockets...), "\n") + "\n")
+	out, err := cmd.Output()
+	if got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n"); err != nil || !slices.Equal(got, sockets) {
+		t.Errorf("make strace's filter kept\n %s\nwant\n %s\n(%v)", strings.Join(got, "\n "), strings.Join(sockets, "\n "), err)
+	}
+}

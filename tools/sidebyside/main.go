@@ -7,8 +7,18 @@
 // Where there is no strace (macOS), it says so, and fetchadd's column
 // comes from its own -trace.
 //
-//	make side-by-side     (builds bin/fetchadd and the peers, then runs this)
-//	go run ./tools/sidebyside [-c BIN] [-python SCRIPT] [-twin BIN] [-go BIN] [-input FILE]
+// The table fits 100 columns: each step's calls are stacked, one line for
+// each different call, marked with the letters of the columns that make
+// it, so that what the servers share shows once and what differs stands
+// out; a call too long for its line goes on, indented, on the next. Four
+// columns side by side, each call whole on one line, need about 300
+// columns: -wide (make side-by-side WIDE=1) prints them so, for a wide
+// terminal or a file. (Cutting each column's calls to fit a quarter of
+// 100 columns would cut most of them, and the differences are in their
+// arguments.)
+//
+//	make side-by-side [WIDE=1]   (builds bin/fetchadd and the peers, then runs this)
+//	go run ./tools/sidebyside [-wide] [-c BIN] [-python SCRIPT] [-twin BIN] [-go BIN] [-input FILE]
 package main
 
 import (
@@ -34,6 +44,13 @@ import (
 // timeout bounds every wait: a server's start, a reply, its stop.
 const timeout = 20 * time.Second
 
+// width is the default output's widest line; the legend is folded at
+// legendWidth, as the notes' prose.
+const (
+	width       = 100
+	legendWidth = 78
+)
+
 // config says which programs to run and what to send them.
 type config struct {
 	C, Python, Twin, Go string // the C server binary, the Python script, the Go twin, fetchadd
@@ -45,6 +62,7 @@ type config struct {
 // writes them (shortened), from socket to the close of the connection.
 type column struct {
 	Title   string
+	Key     string // its letter in the stacked table
 	Calls   []string
 	Replies []byte // what the server answered
 	Note    string // why the column is empty, if it is
@@ -56,6 +74,7 @@ func main() {
 	twin := flag.String("twin", "bin/peer-go-server", "the Go twin of the C server (make peers builds it)")
 	goBin := flag.String("go", "bin/fetchadd", "fetchadd (make build)")
 	input := flag.String("input", "testdata/golden/handout.in", "the lines to send to each server")
+	wide := flag.Bool("wide", false, "the columns side by side, each call whole on one line (about 300 columns); by default each step's calls are stacked, to fit 100")
 	flag.Parse()
 	in, err := os.ReadFile(*input)
 	if err != nil {
@@ -65,20 +84,28 @@ func main() {
 	if runtime.GOOS == "linux" {
 		cfg.Strace, _ = exec.LookPath("strace")
 	}
+	report(os.Stdout, cfg, *input, run(cfg), *wide)
+}
+
+// report prints what run found: what was sent, the table, the legend.
+func report(w io.Writer, cfg config, input string, cols []column, wide bool) {
 	if cfg.Strace == "" {
-		fmt.Printf("No strace here (%s). strace is Linux's (apt-get install strace); macOS has\n"+
-			"none (dtruss needs System Integrity Protection off). So the C, Python and\n"+
-			"lecture/go columns stay empty, and fetchadd's comes from its own -trace.\n\n", runtime.GOOS)
+		fmt.Fprintf(w, "%s\n\n", wrap(fmt.Sprintf("No strace here (%s). strace is Linux's (apt-get install strace); macOS has "+
+			"none (dtruss needs System Integrity Protection off). So the C, Python and "+
+			"lecture/go columns stay empty, and fetchadd's comes from its own -trace.", runtime.GOOS), legendWidth))
 	}
-	cols := run(cfg)
-	fmt.Printf("The handout's inputs (%s, %d lines) sent to each iterative server, one\n"+
-		"line at a time, each reply awaited, then shutdown(SHUT_WR). Socket calls only:\n"+
-		"strace -f -yy, keeping the calls on TCP sockets from socket to the close.\n\n",
-		*input, bytes.Count(in, []byte("\n")))
-	render(os.Stdout, cols)
-	fmt.Println()
+	fmt.Fprintf(w, "%s\n\n", wrap(fmt.Sprintf("The handout's inputs (%s, %d lines) sent to each iterative server, one "+
+		"line at a time, each reply awaited, then shutdown(SHUT_WR). Socket calls only: "+
+		"strace -f -yy, keeping the calls on TCP sockets from socket to the close.",
+		input, bytes.Count(cfg.Input, []byte("\n"))), legendWidth))
+	if wide {
+		render(w, cols)
+	} else {
+		renderStacked(w, cols)
+	}
+	fmt.Fprintln(w)
 	for _, l := range legend(cols) {
-		fmt.Println(wrap(l, 78))
+		fmt.Fprintln(w, wrap(l, legendWidth))
 	}
 }
 
@@ -98,10 +125,10 @@ const (
 // run traces the four servers in turn.
 func run(cfg config) []column {
 	cols := []column{
-		colC:      {Title: "C: lecture/c/server.c"},
-		colPython: {Title: "Python: lecture/python/server.py"},
-		colTwin:   {Title: "Go: lecture/go/server"},
-		colGo:     {Title: "Go: fetchadd serve"},
+		colC:      {Title: "C: lecture/c/server.c", Key: "C"},
+		colPython: {Title: "Python: lecture/python/server.py", Key: "P"},
+		colTwin:   {Title: "Go: lecture/go/server", Key: "G"},
+		colGo:     {Title: "Go: fetchadd serve", Key: "F"},
 	}
 	var err error
 	if cfg.Strace == "" {
@@ -596,18 +623,153 @@ func render(w io.Writer, cols []column) {
 		}
 		line(cells, " | ")
 	}
+	renderReplies(w, cols, 0)
+}
+
+// renderReplies says whether the servers answered the same: with their
+// replies quoted on the same line, or, when width is not 0, on the lines
+// after it, in quoted pieces of whole lines that fit width.
+func renderReplies(w io.Writer, cols []column, width int) {
 	same := len(cols[0].Replies) > 0
 	for _, c := range cols[1:] {
 		same = same && bytes.Equal(c.Replies, cols[0].Replies)
 	}
-	if same {
-		fmt.Fprintf(w, "\nAll %d answered the same %d bytes: %q\n", len(cols), len(cols[0].Replies), cols[0].Replies)
-	} else {
-		fmt.Fprintln(w)
-		for _, c := range cols {
-			fmt.Fprintf(w, "%s answered %q\n", c.Title, c.Replies)
+	say := func(what string, replies []byte) {
+		if width == 0 {
+			fmt.Fprintf(w, "%s: %q\n", what, replies)
+			return
+		}
+		fmt.Fprintf(w, "%s:\n", what)
+		for _, q := range quoted(replies, width-2) {
+			fmt.Fprintf(w, "  %s\n", q)
 		}
 	}
+	fmt.Fprintln(w)
+	if same {
+		say(fmt.Sprintf("All %d answered the same %d bytes", len(cols), len(cols[0].Replies)), cols[0].Replies)
+		return
+	}
+	for _, c := range cols {
+		say(c.Title+" answered", c.Replies)
+	}
+}
+
+// quoted quotes b in pieces no wider than width, each of as many whole
+// lines of b as fit (a line that does not fit alone is cut).
+func quoted(b []byte, width int) []string {
+	var out []string
+	var piece []byte
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		if len(piece) > 0 && len(strconv.Quote(string(piece)+string(line))) > width {
+			out, piece = append(out, strconv.Quote(string(piece))), nil
+		}
+		for len(piece) == 0 && len(line) > 1 && len(strconv.Quote(string(line))) > width {
+			n := len(line) - 1 // the longest head of line that fits
+			for n > 1 && len(strconv.Quote(string(line[:n]))) > width {
+				n--
+			}
+			out, line = append(out, strconv.Quote(string(line[:n]))), line[n:]
+		}
+		piece = append(piece, line...)
+	}
+	if len(piece) > 0 || len(out) == 0 {
+		out = append(out, strconv.Quote(string(piece)))
+	}
+	return out
+}
+
+// stacked is a line of the stacked table: a step's call, and which
+// columns make it.
+type stacked struct {
+	Step string // the step's label, on its first line only
+	In   []bool // In[i]: column i makes the call
+	Call string
+}
+
+// stack turns the aligned rows into the stacked table's lines: for each
+// row, each different call once, marked with the columns that make it,
+// in the order of the columns that make it first.
+func stack(cols []column) []stacked {
+	var calls, keys [][]string
+	for _, c := range cols {
+		calls, keys = append(calls, c.Calls), append(keys, steps(c.Calls))
+	}
+	var out []stacked
+	for _, row := range align(calls) {
+		first := len(out)
+		for i, n := range row {
+			if n < 0 {
+				continue
+			}
+			call := calls[i][n]
+			j := slices.IndexFunc(out[first:], func(s stacked) bool { return s.Call == call })
+			if j < 0 {
+				out = append(out, stacked{In: make([]bool, len(cols)), Call: call})
+				j = len(out) - 1 - first
+			}
+			out[first+j].In[i] = true
+			out[first].Step = stepLabel[keys[i][n]]
+		}
+	}
+	return out
+}
+
+// renderStacked prints the table stacked, no line wider than width: a
+// key of the columns' letters, then each step's calls, one line per
+// different call, marked with the letters of the columns that make it.
+func renderStacked(w io.Writer, cols []column) {
+	for _, c := range cols {
+		line := c.Key + "  " + c.Title
+		if c.Note != "" {
+			line += " " + c.Note
+		}
+		fmt.Fprintln(w, fold(line, width, width, len(c.Key)+2, " "))
+	}
+	fmt.Fprintln(w)
+	label := 0
+	for _, l := range stepLabel {
+		label = max(label, len(l))
+	}
+	keys := make([]string, len(cols))
+	for i, c := range cols {
+		keys[i] = c.Key
+	}
+	marks := len(strings.Join(keys, " "))
+	callAt := label + 1 + marks + 2 // where each call starts
+	fmt.Fprintf(w, "%-*s %s  %s\n", label, "step", strings.Join(keys, " "), "call")
+	fmt.Fprintf(w, "%s %s  %s\n", strings.Repeat("-", label), strings.Repeat("-", marks), strings.Repeat("-", width-callAt))
+	for _, s := range stack(cols) {
+		m := make([]string, len(cols))
+		for i, in := range s.In {
+			m[i] = strings.Repeat(" ", len(keys[i]))
+			if in {
+				m[i] = keys[i]
+			}
+		}
+		head := fmt.Sprintf("%-*s %s  ", label, s.Step, strings.Join(m, " "))
+		fmt.Fprintln(w, head+fold(s.Call, width-callAt, width, callAt+2, ", "))
+	}
+	renderReplies(w, cols, width)
+}
+
+// fold breaks s into lines, the first at most first bytes wide, the
+// others rest wide, counting the indent spaces they start with; each
+// line ends after the last sep that fits in it (else, with no sep, at
+// its width).
+func fold(s string, first, rest, indent int, sep string) string {
+	var b strings.Builder
+	room := first
+	for len(s) > room && room > 0 {
+		cut := strings.LastIndex(s[:room], sep) + len(sep)
+		if cut < len(sep) || strings.TrimSpace(s[:cut]) == "" {
+			cut = room // no sep that fits: cut the word
+		}
+		b.WriteString(strings.TrimRight(s[:cut], " ") + "\n" + strings.Repeat(" ", indent))
+		s = s[cut:]
+		room = rest - indent
+	}
+	b.WriteString(s)
+	return b.String()
 }
 
 // legend explains each difference that the columns show. An entry is

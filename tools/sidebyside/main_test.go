@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -145,6 +146,9 @@ func TestSideBySide(t *testing.T) {
 		t.Errorf("the table does not say the replies agree:\n%s", out.String())
 	}
 
+	checkStacked(t, cfg, cols)
+	checkWide(t, cfg, cols)
+
 	text := strings.Join(legend(cols), "\n")
 	for _, want := range []string{"in the lab's order", "accept vs accept4", "SOCK_CLOEXEC", "read vs recvfrom", "write vs sendto", "Go twice", "the backlog", "IPPROTO_IP vs IPPROTO_TCP", "socketserver", "poll("} {
 		if !strings.Contains(text, want) {
@@ -153,6 +157,113 @@ func TestSideBySide(t *testing.T) {
 	}
 	if strings.Contains(text, "MSG_NOSIGNAL") != slices.ContainsFunc(cols[colGo].Calls, func(c string) bool { return strings.Contains(c, "MSG_NOSIGNAL") }) {
 		t.Errorf("the legend's MSG_NOSIGNAL entry does not follow the Go column")
+	}
+}
+
+// checkStacked: the default report has no line wider than 100, and its
+// stacked table gives back each column's calls, in order, from the lines
+// marked with the column's letter (a call folded onto the next lines
+// joined again).
+func checkStacked(t *testing.T, cfg config, cols []column) {
+	t.Helper()
+	var out bytes.Buffer
+	report(&out, cfg, "testdata/golden/handout.in", cols, false)
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	for _, l := range lines {
+		if len(l) > width {
+			t.Errorf("a line of %d bytes in the default output, wider than %d:\n%s", len(l), width, l)
+		}
+	}
+	head := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "step ") })
+	if head < 0 {
+		t.Fatalf("no table in\n%s", out.String())
+	}
+	callAt := strings.Index(lines[head], "call")
+	marksAt := strings.Index(lines[head], cols[0].Key)
+	got := make([][]string, len(cols))
+	var last []int // the columns of the line before
+	for _, l := range lines[head+2:] {
+		if l == "" {
+			break
+		}
+		if strings.TrimSpace(l[:callAt]) == "" { // a folded call's next line
+			for _, i := range last {
+				n := len(got[i]) - 1
+				if strings.HasSuffix(got[i][n], ",") {
+					got[i][n] += " "
+				}
+				got[i][n] += strings.TrimSpace(l)
+			}
+			continue
+		}
+		last = nil
+		for i, c := range cols {
+			if l[marksAt+2*i:marksAt+2*i+1] == c.Key {
+				got[i] = append(got[i], l[callAt:])
+				last = append(last, i)
+			}
+		}
+	}
+	for i, c := range cols {
+		if !slices.Equal(got[i], c.Calls) {
+			t.Errorf("%s: the stacked table marks %s on\n %s\nwant\n %s", c.Title, c.Key, strings.Join(got[i], "\n "), strings.Join(c.Calls, "\n "))
+		}
+	}
+}
+
+// checkWide: -wide's report has each call whole on one line.
+func checkWide(t *testing.T, cfg config, cols []column) {
+	t.Helper()
+	var out bytes.Buffer
+	report(&out, cfg, "testdata/golden/handout.in", cols, true)
+	lines := strings.Split(out.String(), "\n")
+	for _, c := range cols {
+		for _, call := range c.Calls {
+			if !slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, call) }) {
+				t.Errorf("%s: %s is not whole on a line of -wide's output", c.Title, call)
+			}
+		}
+	}
+}
+
+// TestFold: no line wider than asked, broken after a separator where one
+// fits, else in the word, and nothing lost.
+func TestFold(t *testing.T) {
+	s := `setsockopt(6, SOL_SOCKET, SO_RCVTIMEO_OLD, ",\1\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) = 0`
+	got := strings.Split(fold(s, 30, 40, 4, ", "), "\n")
+	want := []string{
+		"setsockopt(6, SOL_SOCKET,",
+		`    SO_RCVTIMEO_OLD,`,
+		`    ",\1\0\0\0\0\0\0\0\0\0\0\0\0\0\0",`,
+		`    16) = 0`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	long := strings.Repeat("x", 25)
+	if got, want := fold(long, 10, 12, 2, ", "), "xxxxxxxxxx\n  xxxxxxxxxx\n  xxxxx"; got != want {
+		t.Errorf("a word wider than the line: %q, want %q", got, want)
+	}
+}
+
+// TestQuoted: the replies quoted in pieces of whole lines, none wider
+// than asked, that make the replies again.
+func TestQuoted(t *testing.T) {
+	replies := []byte("  --> 0\r\n  --> 5\r\n!!!!\r\n" + strings.Repeat("9", 40) + "\r\n")
+	got := quoted(replies, 24)
+	var back []byte
+	for _, q := range got {
+		if len(q) > 24 {
+			t.Errorf("%s: wider than 24", q)
+		}
+		s, err := strconv.Unquote(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back = append(back, s...)
+	}
+	if !bytes.Equal(back, replies) || got[0] != `"  --> 0\r\n  --> 5\r\n"` {
+		t.Errorf("pieces %q: %q, want %q from two lines first", got, back, replies)
 	}
 }
 
@@ -178,6 +289,13 @@ func TestSideBySideTrace(t *testing.T) {
 		}
 	}
 	checkColumn(t, cols[colGo], nonce, replies)
+	var out bytes.Buffer
+	report(&out, config{Input: []byte(input)}, "in", cols, false)
+	for _, l := range strings.Split(out.String(), "\n") {
+		if len(l) > width {
+			t.Errorf("a line of %d bytes in the default output, wider than %d:\n%s", len(l), width, l)
+		}
+	}
 }
 
 // TestLabCalls: strace's lines are cut down to the lab's calls: a call
@@ -235,7 +353,7 @@ func TestRenderReplies(t *testing.T) {
 	cols := []column{{Title: "a", Replies: []byte("  --> 0\r\n")}, {Title: "b", Replies: []byte("  --> 0\r\n")}, {Title: "c", Replies: []byte("  --> 0\r\n")}, {Title: "d", Replies: []byte("  --> 0\n")}}
 	var out bytes.Buffer
 	render(&out, cols)
-	if strings.Contains(out.String(), "answered the same") || !strings.Contains(out.String(), `d answered "  --> 0\n"`) {
+	if strings.Contains(out.String(), "answered the same") || !strings.Contains(out.String(), `d answered: "  --> 0\n"`) {
 		t.Errorf("replies that differ in the last column:\n%s", out.String())
 	}
 	cols[3].Replies = cols[0].Replies
