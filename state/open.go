@@ -86,10 +86,10 @@ func (f *File) open(reset bool) (fetchadd.Number, error) {
 // its lock. It fails with ENOENT if there is no file there.
 func (f *File) openLocked() error {
 	f.readOnly = nil
-	fd, err := open(f.path, unix.O_RDWR)
+	fd, err := openState(f.path, unix.O_RDWR)
 	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EROFS) || errors.Is(err, unix.EPERM) {
 		f.readOnly = fmt.Errorf("state file %s is read-only: %w", f.path, err)
-		fd, err = open(f.path, unix.O_RDONLY)
+		fd, err = openState(f.path, unix.O_RDONLY)
 	}
 	if errors.Is(err, unix.ENOENT) {
 		return err
@@ -106,6 +106,15 @@ func (f *File) openLocked() error {
 	}
 	f.fd = fd
 	return nil
+}
+
+// openState opens what is at the state file's path, which may be anything
+// (load refuses what is not a regular file), without waiting: a FIFO
+// opened for reading only would wait for a writer for ever, and the
+// server with it, deaf to SIGINT and SIGTERM. O_NONBLOCK changes nothing
+// for a regular file's reads and writes.
+func openState(path string, flags int) (int, error) {
+	return open(path, flags|unix.O_NONBLOCK)
 }
 
 // absent says whether nothing at all is at path. A symbolic link to
