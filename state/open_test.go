@@ -290,3 +290,39 @@ func TestFIFONotWaited(t *testing.T) {
 		t.Fatalf("Open of a FIFO: %v, want refused as not a regular file", err)
 	}
 }
+
+// TestWorkingDirectoryMoved: a file opened by a relative path is the one
+// at that path from where the server started. When that working
+// directory is moved away and a new one made in its place (a new release
+// deployed), the server's file is no longer at its path, though the
+// relative path, read from where the directory went, still names it: a
+// server started there would make a new file, and hand the values out
+// again.
+func TestWorkingDirectoryMoved(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "app")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chdir(dir); err != nil { // no test of the package runs in parallel
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chdir(wd) })
+	f, c := openStarted(t, "counter")
+	defer f.Close()
+	if err := f.Sync(c.add(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir, dir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(c.add(1)); !errors.Is(err, ErrReplaced) {
+		t.Fatalf("a commit after the working directory moved: %v; want ErrReplaced", err)
+	}
+}
