@@ -9,9 +9,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"fetchadd/internal/testnet"
+	"fetchadd/internal/testwait"
 	"fetchadd/server"
 
 	"golang.org/x/sys/unix"
@@ -142,4 +145,38 @@ func listenOverflows(t *testing.T) int {
 	}
 	t.Skip("no ListenOverflows in /proc/net/netstat")
 	return 0
+}
+
+// TestBenchInterruptedTwice: bench stuck in a connect the kernel is still
+// trying (the server's backlog is full, -timeout an hour), where Ctrl-C
+// cannot end the run, exits at once on a second Ctrl-C: 130. Each signal
+// is sent once the line before it has come (-trace's first socket: the
+// run has begun, Ctrl-C is bench's), since two signals sent at once may
+// arrive as one.
+func TestBenchInterruptedTwice(t *testing.T) {
+	p := start(t, "bench", "-trace", "-timeout", "1h", "-d", "1s", testnet.FullBacklog(t))
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		for {
+			line, err := p.stderr.ReadString('\n')
+			if err != nil {
+				return
+			}
+			lines <- line
+		}
+	}()
+	for _, want := range []string{"socket(", "fetchadd bench: interrupted: stopping"} {
+		for line, ok := "", true; !strings.HasPrefix(line, want); {
+			if line, ok = testwait.Next(t, lines, want); !ok {
+				t.Fatalf("stderr ended before a line %q...", want)
+			}
+		}
+		p.cmd.Process.Signal(syscall.SIGINT)
+	}
+	if status := p.wait(); status != 130 {
+		t.Fatalf("status %d after two SIGINTs, want 130", status)
+	}
+	for _, ok := testwait.Next(t, lines, "the end of stderr"); ok; _, ok = testwait.Next(t, lines, "the end of stderr") {
+	}
 }

@@ -400,7 +400,7 @@ as a RESP array, incr) the same way.
 	protoName := fs.String("proto", "fetchadd", "the server's protocol, `PROTO`: fetchadd, redis, redis-resp or memcached")
 	threads := fs.Int("threads", 1, "`N` event loops (threads) of the load generator")
 	idle := fs.Int("idle", 0, "`N` connections to open first and leave idle during the run")
-	timeout := fs.Duration("timeout", bench.DefaultTimeout, "how long a batch's replies may take, `DURATION`: later ones are errors, and a -d run ends by -d + DURATION")
+	timeout := fs.Duration("timeout", bench.DefaultTimeout, "how long a batch's replies may take, `DURATION`: later ones are errors, and a -d run ends by -d + DURATION (a connect and the counter's read have as long)")
 	trace := traceFlags(fs, stderr)
 	if status, done := parseFlags(fs, args, 1, stderr); done {
 		return status
@@ -429,7 +429,7 @@ as a RESP array, incr) the same way.
 	if f, ok := stderr.(*os.File); ok && bench.IsTerminal(int(f.Fd())) {
 		cfg.Progress = stderr
 	}
-	stop, undo := stopOnInterrupt()
+	stop, undo := stopOnInterrupt(stderr)
 	defer undo()
 	cfg.Stop = stop
 	res, err := bench.Run(cfg)
@@ -458,18 +458,28 @@ func benchStatus(stderr io.Writer, res *bench.Result) int {
 }
 
 // stopOnInterrupt makes Ctrl-C (SIGINT) close the channel it returns,
-// so that a run ends early and prints what it measured. The function it
-// returns undoes it.
-func stopOnInterrupt() (stop <-chan struct{}, undo func()) {
-	interrupted := make(chan os.Signal, 1)
+// so that a run ends early and prints what it measured; a second Ctrl-C
+// exits at once (130, as the server's second signal), for a run stuck
+// where it cannot look at the channel (a connect the kernel is still
+// trying). Each says so on stderr. The function it returns undoes it.
+func stopOnInterrupt(stderr io.Writer) (stop <-chan struct{}, undo func()) {
+	interrupted := make(chan os.Signal, 2)
 	stopped := make(chan struct{})
 	done := make(chan struct{})
 	signal.Notify(interrupted, os.Interrupt)
 	go func() {
-		select {
-		case <-interrupted:
+		for first := true; ; first = false {
+			select {
+			case <-interrupted:
+			case <-done:
+				return
+			}
+			if !first {
+				fmt.Fprintf(stderr, "fetchadd bench: interrupted again: exiting at once\n")
+				os.Exit(128 + int(syscall.SIGINT))
+			}
+			fmt.Fprintf(stderr, "fetchadd bench: interrupted: stopping (again to quit at once)\n")
 			close(stopped)
-		case <-done:
 		}
 	}()
 	return stopped, func() {

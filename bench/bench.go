@@ -29,11 +29,16 @@ type Config struct {
 	// request sent to its last reply read (0: DefaultTimeout). A
 	// connection whose replies are late is closed and its missing
 	// replies count as errors, so a Duration run ends by Duration +
-	// Timeout whatever the server does; so does the counter's read.
+	// Timeout whatever the server does. The counter's read, whole, and
+	// each connect (a server whose backlog is full drops the handshake)
+	// are given Timeout too.
 	Timeout time.Duration
 	// Stop, if not nil, ends the run early when it is closed (Ctrl-C):
 	// the replies still to come are not waited for, nor counted as
-	// errors, and Result.Interrupted is set.
+	// errors, and Result.Interrupted is set. Closed before the run
+	// begins (while the counter is read or the connections are made),
+	// Run returns errInterrupted, having measured nothing; a connect in
+	// progress then ends within Timeout.
 	Stop <-chan struct{}
 }
 
@@ -92,7 +97,7 @@ func Run(cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	idle, err := openIdle(cfg.Addr, cfg.Idle)
+	idle, err := openIdle(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +177,16 @@ func (l *load) take() int {
 // run's requests can be that far above the counter's start.
 func (l *load) taken() int64 {
 	return min(l.total-l.left.Load(), l.total)
+}
+
+// closed says whether stop has been closed; a nil stop never is.
+func closed(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // watchStop sets stopped when Config.Stop is closed, until the returned

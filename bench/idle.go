@@ -6,13 +6,17 @@ import (
 	"fetchadd/sock"
 )
 
-// openIdle opens n connections that send nothing: the server must hold
-// them and still answer the active ones promptly. If one fails, it closes
-// those it opened.
-func openIdle(addr string, n int) ([]int, error) {
-	fds := make([]int, 0, n)
-	for i := 0; i < n; i++ {
-		fd, err := dial(addr)
+// openIdle opens cfg.Idle connections that send nothing: the server must
+// hold them and still answer the active ones promptly. If one fails, or
+// cfg.Stop is closed, it closes those it opened.
+func openIdle(cfg Config) ([]int, error) {
+	fds := make([]int, 0, cfg.Idle)
+	for i := 0; i < cfg.Idle; i++ {
+		if closed(cfg.Stop) {
+			closeAll(fds)
+			return nil, errInterrupted
+		}
+		fd, err := dial(cfg.Addr, cfg.Timeout)
 		if err != nil {
 			closeAll(fds)
 			return nil, fmt.Errorf("idle connection %d: %w", i+1, err)

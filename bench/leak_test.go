@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"fetchadd/internal/testwait"
 	"fetchadd/poller"
@@ -118,11 +119,11 @@ func failOpen(t *testing.T, k int) (calls func() int) {
 	realDial, realPoller := dial, newPoller
 	t.Cleanup(func() { dial, newPoller = realDial, realPoller })
 	var n int // Run opens everything before it starts its workers: one goroutine
-	dial = func(addr string) (int, error) {
+	dial = func(addr string, timeout time.Duration) (int, error) {
 		if n++; n == k {
 			return -1, errInjected
 		}
-		return realDial(addr)
+		return realDial(addr, timeout)
 	}
 	newPoller = func() (poller.Poller, error) {
 		if n++; n == k {
@@ -226,6 +227,9 @@ const (
 	farAbove   // answers 2^34 above the counter
 	endless    // answers with bytes and never a line end
 	repeating  // answers every line with the counter's start
+	// And two that never answer the counter's read.
+	mute          // reads the lines, answers none, the counter's read included
+	dribblingRead // answers the counter's read a byte every dribbleEvery, and never ends the line
 )
 
 // startServer starts a server on an ephemeral loopback port.

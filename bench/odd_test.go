@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -30,6 +31,14 @@ func (s *testServer) serveOdd(c net.Conn, r *bufio.Reader) {
 			return
 		}
 		old := s.counter.Add(n) - n
+		switch {
+		case s.mode == mute:
+			s.added.Do(func() { close(s.adding) })
+			continue
+		case s.mode == dribblingRead:
+			s.dribble(c, "  --> "+strings.Repeat("1", 2*maxReply))
+			return
+		}
 		if n == 0 {
 			fmt.Fprintf(c, "  --> %d\r\n", old)
 			continue
@@ -248,5 +257,68 @@ func TestInterrupted(t *testing.T) {
 	}
 	if !res.Interrupted || res.Errors != 0 || res.Sent == 0 {
 		t.Errorf("interrupted %v, errors %d, sent %d; want true, 0, some", res.Interrupted, res.Errors, res.Sent)
+	}
+}
+
+// TestDribbledCounterRead: the counter's read must come whole within the
+// timeout, however the server sends it: a byte every dribbleEvery, and
+// never a line end, fails the run within the timeout, not within a
+// timeout a byte (maxReply of them).
+func TestDribbledCounterRead(t *testing.T) {
+	srv := startServer(t, dribblingRead)
+	defer srv.close()
+	cfg := srv.config(Config{Conns: 2, Duration: time.Minute, Timeout: 300 * time.Millisecond})
+	_, err := runWithin(t, cfg, cfg.Timeout+slack)
+	if err == nil || !strings.Contains(err.Error(), "no reply within 300ms") {
+		t.Fatalf("Run: %v, want no reply within the timeout", err)
+	}
+}
+
+// TestInterruptedBeforeRun: closing Stop before the run begins ends Run
+// at once with errInterrupted, every descriptor closed: while the counter
+// is read (the server holds its reply, the timeout is an hour), and while
+// the idle connections or the workers' are opened (the second dial
+// closes it).
+func TestInterruptedBeforeRun(t *testing.T) {
+	warmUpNet(t)
+	t.Run("reading the counter", func(t *testing.T) {
+		before := openFDs(t)
+		srv := startServer(t, mute)
+		stop := make(chan struct{})
+		go func() {
+			select {
+			case <-srv.adding: // the counter's read has come
+			case <-time.After(slack):
+			}
+			close(stop)
+		}()
+		_, err := runWithin(t, srv.config(Config{Conns: 2, Duration: time.Minute, Timeout: time.Hour, Stop: stop}), 2*slack)
+		srv.close()
+		if !errors.Is(err, errInterrupted) {
+			t.Errorf("Run: %v, want %v", err, errInterrupted)
+		}
+		checkSameFDs(t, before)
+	})
+	for _, idle := range []int{5, 0} {
+		t.Run(fmt.Sprintf("connecting, %d idle", idle), func(t *testing.T) {
+			before := openFDs(t)
+			srv := startServer(t, answering)
+			stop := make(chan struct{})
+			realDial := dial
+			t.Cleanup(func() { dial = realDial })
+			dials := 0 // Run dials from one goroutine
+			dial = func(addr string, timeout time.Duration) (int, error) {
+				if dials++; dials == 2 { // the first idle or worker connection's, after the counter's
+					close(stop)
+				}
+				return realDial(addr, timeout)
+			}
+			_, err := runWithin(t, srv.config(Config{Conns: 5, Idle: idle, Requests: 100, Stop: stop}), slack)
+			srv.close()
+			if !errors.Is(err, errInterrupted) || dials != 2 {
+				t.Errorf("Run: %v after %d dials, want %v after 2", err, dials, errInterrupted)
+			}
+			checkSameFDs(t, before)
+		})
 	}
 }

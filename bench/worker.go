@@ -54,8 +54,8 @@ type conn struct {
 }
 
 // startWorkers makes n workers, each with its poller, and deals the conns
-// connections out among them in turn. If any step fails, it closes every
-// poller and connection it made.
+// connections out among them in turn. If any step fails, or Config.Stop
+// is closed, it closes every poller and connection it made.
 func (l *load) startWorkers(n, conns int) ([]*worker, error) {
 	workers := make([]*worker, 0, n)
 	for i := 0; i < n; i++ {
@@ -67,6 +67,10 @@ func (l *load) startWorkers(n, conns int) ([]*worker, error) {
 		workers = append(workers, &worker{l: l, poller: p, conns: make(map[int]*conn), base: l.base})
 	}
 	for i := 0; i < conns; i++ {
+		if closed(l.cfg.Stop) {
+			closeWorkers(workers)
+			return nil, errInterrupted
+		}
 		if err := workers[i%n].connect(); err != nil {
 			closeWorkers(workers)
 			return nil, err
@@ -82,15 +86,11 @@ func closeWorkers(workers []*worker) {
 	}
 }
 
-// connect opens a connection to the server, non-blocking, watched for
-// reading.
+// connect opens a connection to the server, non-blocking (dial), watched
+// for reading.
 func (w *worker) connect() error {
-	fd, err := dial(w.l.cfg.Addr)
+	fd, err := dial(w.l.cfg.Addr, w.l.cfg.Timeout)
 	if err != nil {
-		return err
-	}
-	if err := sock.SetNonblock(fd); err != nil {
-		sock.Close(fd)
 		return err
 	}
 	if err := w.poller.Add(fd, true, false); err != nil {

@@ -5,6 +5,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"fetchadd/fetchadd"
 	"fetchadd/sock"
@@ -16,7 +17,16 @@ import (
 // out), trying each of the host's addresses in turn, IPv6 and IPv4, until
 // one accepts, as Python's socket.create_connection does. The socket has
 // TCP_NODELAY set.
-func Dial(addr string) (int, error) {
+func Dial(addr string) (int, error) { return dial(addr, 0) }
+
+// DialWithin is Dial for a load generator, which must end when it said:
+// each address has timeout to accept (a server whose listen backlog is
+// full drops the handshake, and a blocking connect would wait for
+// minutes), and the socket it returns is non-blocking.
+func DialWithin(addr string, timeout time.Duration) (int, error) { return dial(addr, timeout) }
+
+// dial is Dial, with each connect given timeout if it is not 0.
+func dial(addr string, timeout time.Duration) (int, error) {
 	host, port, err := sock.SplitHostPort(addr, fetchadd.DefaultPort)
 	if err != nil {
 		return -1, err
@@ -30,7 +40,7 @@ func Dial(addr string) (int, error) {
 	}
 	var errs []error
 	for _, ip := range ips {
-		fd, err := connect(sock.Sockaddr(ip, port), sock.Domain(ip))
+		fd, err := connect(sock.Sockaddr(ip, port), sock.Domain(ip), timeout)
 		if err == nil {
 			return fd, nil
 		}
@@ -46,13 +56,22 @@ func Dial(addr string) (int, error) {
 // its choosing, a dead one first.
 var resolve = sock.Resolve
 
-// connect is socket, then connect: a new connection to sa.
-func connect(sa unix.Sockaddr, domain int) (int, error) {
+// connect is socket, then connect: a new connection to sa, within
+// timeout if it is not 0 (then non-blocking).
+func connect(sa unix.Sockaddr, domain int, timeout time.Duration) (int, error) {
 	fd, err := sock.Socket(domain, unix.SOCK_STREAM, 0)
 	if err != nil {
 		return -1, err
 	}
-	if err := sock.Connect(fd, sa); err != nil {
+	if timeout > 0 {
+		err = sock.SetNonblock(fd)
+		if err == nil {
+			err = sock.ConnectWithin(fd, sa, timeout)
+		}
+	} else {
+		err = sock.Connect(fd, sa)
+	}
+	if err != nil {
 		sock.Close(fd)
 		return -1, err
 	}

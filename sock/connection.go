@@ -1,6 +1,8 @@
 package sock
 
 import (
+	"time"
+
 	"fetchadd/strace"
 
 	"golang.org/x/sys/unix"
@@ -118,16 +120,39 @@ func Connect(fd int, sa unix.Sockaddr) error {
 		t.Connect(t.Tid(), fd, sa, err)
 	}
 	if err == unix.EINTR || err == unix.EINPROGRESS {
-		return awaitConnect(fd)
+		return awaitConnect(fd, time.Time{})
 	}
 	return wrap("connect", err)
 }
 
-// awaitConnect waits for a connect in progress and returns its outcome.
-func awaitConnect(fd int) error {
+// ConnectWithin is Connect, on a non-blocking socket, giving up after
+// timeout with ETIMEDOUT: a server whose listen backlog is full drops the
+// handshake, and the kernel would try again for minutes.
+func ConnectWithin(fd int, sa unix.Sockaddr, timeout time.Duration) error {
+	err := unix.Connect(fd, sa)
+	if t := strace.Out; t != nil {
+		t.Connect(t.Tid(), fd, sa, err)
+	}
+	if err == unix.EINTR || err == unix.EINPROGRESS {
+		return awaitConnect(fd, time.Now().Add(timeout))
+	}
+	return wrap("connect", err)
+}
+
+// awaitConnect waits for a connect in progress, until deadline if it is
+// not zero, and returns its outcome.
+func awaitConnect(fd int, deadline time.Time) error {
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
 	for {
-		n, err := Poll(fds, -1)
+		wait := -1
+		if !deadline.IsZero() {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return wrap("connect", unix.ETIMEDOUT)
+			}
+			wait = int((left + time.Millisecond - 1) / time.Millisecond)
+		}
+		n, err := Poll(fds, wait)
 		if err != nil {
 			return err
 		}

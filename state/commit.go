@@ -26,7 +26,8 @@ import (
 
 // File is an open state file.
 type File struct {
-	path     string
+	path     string // as given: the messages name it so
+	abs      string // path made absolute by Open: where stillThere looks
 	logger   *log.Logger
 	fd       int
 	slotSize int

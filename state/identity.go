@@ -9,7 +9,8 @@ import (
 
 // ErrReplaced is what every commit fails with once the file the server
 // opened is no longer the one at its path: removed (rm, or rm -rf of its
-// directory), or replaced (mv of another file over it). What is written
+// directory), replaced (mv of another file over it), or moved with its
+// directory (the working directory too, for a relative path). What is written
 // to it then is written to a file nobody will read, and the next server
 // would hand out the values again: the server refuses every add until it
 // is restarted, and reads what is at the path then.
@@ -42,7 +43,7 @@ func (f *File) stillThere() error {
 	if f.replaced != nil {
 		return f.replaced
 	}
-	how, err := moved(f.fd, f.path)
+	how, err := moved(f.fd, f.abs)
 	if err != nil || how == "" {
 		return err
 	}

@@ -30,8 +30,17 @@ import (
 // symbolic or hard link) reaches it, it goes when the process does,
 // however it ends, and no lock file is left beside the state file. A
 // file another server holds is refused, reset or not.
+//
+// A relative path is taken from the working directory as Open finds it:
+// if that directory is later moved, the file is no longer at its path
+// (stillThere), though the relative path, read from where the directory
+// went, still names it.
 func Open(path string, reset bool, logger *log.Logger) (*File, fetchadd.Number, error) {
-	f := &File{path: path, logger: logger, fd: -1}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fetchadd.Number{}, fmt.Errorf("state file %s: %w", path, err)
+	}
+	f := &File{path: path, abs: abs, logger: logger, fd: -1}
 	value, err := f.open(reset)
 	if err != nil {
 		if f.fd >= 0 {
@@ -69,7 +78,7 @@ func (f *File) open(reset bool) (fetchadd.Number, error) {
 		if err != nil {
 			return fetchadd.Number{}, err
 		}
-		if how, err := moved(f.fd, f.path); err != nil || how != "" {
+		if how, err := moved(f.fd, f.abs); err != nil || how != "" {
 			unix.Close(f.fd) // replaced or removed between open and flock
 			f.fd = -1
 			if err != nil {
@@ -86,10 +95,10 @@ func (f *File) open(reset bool) (fetchadd.Number, error) {
 // its lock. It fails with ENOENT if there is no file there.
 func (f *File) openLocked() error {
 	f.readOnly = nil
-	fd, err := open(f.path, unix.O_RDWR)
+	fd, err := openState(f.path, unix.O_RDWR)
 	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EROFS) || errors.Is(err, unix.EPERM) {
 		f.readOnly = fmt.Errorf("state file %s is read-only: %w", f.path, err)
-		fd, err = open(f.path, unix.O_RDONLY)
+		fd, err = openState(f.path, unix.O_RDONLY)
 	}
 	if errors.Is(err, unix.ENOENT) {
 		return err
@@ -106,6 +115,15 @@ func (f *File) openLocked() error {
 	}
 	f.fd = fd
 	return nil
+}
+
+// openState opens what is at the state file's path, which may be anything
+// (load refuses what is not a regular file), without waiting: a FIFO
+// opened for reading only would wait for a writer for ever, and the
+// server with it, deaf to SIGINT and SIGTERM. O_NONBLOCK changes nothing
+// for a regular file's reads and writes.
+func openState(path string, flags int) (int, error) {
+	return open(path, flags|unix.O_NONBLOCK)
 }
 
 // absent says whether nothing at all is at path. A symbolic link to
@@ -328,7 +346,7 @@ func (f *File) create(value fetchadd.Number, target string, replace bool) error 
 	if err := syncDir(filepath.Clean(dir)); err != nil {
 		return fail(err)
 	}
-	if how, err := moved(fd, f.path); err != nil {
+	if how, err := moved(fd, f.abs); err != nil {
 		return fail(err)
 	} else if how != "" {
 		return fail(fmt.Errorf("replaced while it was created: %s", how))

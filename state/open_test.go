@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"fetchadd/internal/testwait"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -252,5 +254,75 @@ func TestRemovedOrReplaced(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFIFONotWaited: the state file's path opened read-only (as a file
+// the process may not write is) does not wait when it names a FIFO with
+// no writer: the server would hang at start, deaf to SIGTERM. Open then
+// refuses it as not a regular file.
+func TestFIFONotWaited(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan error, 1)
+	go func() {
+		fd, err := openState(path, unix.O_RDONLY)
+		if err == nil {
+			unix.Close(fd)
+		}
+		opened <- err
+	}()
+	released := false
+	t.Cleanup(func() { // a writer ends an open that waits for one
+		if !released {
+			if fd, err := unix.Open(path, unix.O_RDWR, 0); err == nil {
+				unix.Close(fd)
+			}
+		}
+	})
+	if err := testwait.Recv(t, opened, "the FIFO's open"); err != nil {
+		t.Fatal(err)
+	}
+	released = true
+	if _, _, err := Open(path, false, quiet); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Open of a FIFO: %v, want refused as not a regular file", err)
+	}
+}
+
+// TestWorkingDirectoryMoved: a file opened by a relative path is the one
+// at that path from where the server started. When that working
+// directory is moved away and a new one made in its place (a new release
+// deployed), the server's file is no longer at its path, though the
+// relative path, read from where the directory went, still names it: a
+// server started there would make a new file, and hand the values out
+// again.
+func TestWorkingDirectoryMoved(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "app")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chdir(dir); err != nil { // no test of the package runs in parallel
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chdir(wd) })
+	f, c := openStarted(t, "counter")
+	defer f.Close()
+	if err := f.Sync(c.add(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir, dir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(c.add(1)); !errors.Is(err, ErrReplaced) {
+		t.Fatalf("a commit after the working directory moved: %v; want ErrReplaced", err)
 	}
 }
