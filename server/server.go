@@ -13,13 +13,11 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"log"
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"fetchadd/fetchadd"
 	"fetchadd/sock"
@@ -27,12 +25,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// acceptPauseTime is how long a server stops accepting when the process
-// is out of descriptors (EMFILE, ENFILE). Accepting at once again would
-// fail at once again: a busy loop. The clients wait in the backlog
-// meanwhile, and the connections being served go on.
-const acceptPauseTime = 100 * time.Millisecond
 
 // Server is a listening fetch-and-add server.
 type Server struct {
@@ -161,40 +153,5 @@ func (s *Server) sendIdleLine(fd int) {
 	if n, err := sock.Poll(room, 0); n == 1 && err == nil && room[0].Revents == unix.POLLOUT {
 		line := fmt.Sprintf("%s idle for %v: closing%s", fetchadd.Invalid, s.cfg.Idle, fetchadd.CRLF)
 		sock.Send(fd, []byte(line), unix.MSG_DONTWAIT)
-	}
-}
-
-// accept is sock.Accept; a test replaces it to make accept fail as the
-// kernel seldom does on demand (ECONNABORTED).
-var accept = sock.Accept
-
-// outOfFds says whether accept failed for want of descriptors.
-func outOfFds(err error) bool {
-	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
-}
-
-// full says whether a new connection is over the limit, and then refuses
-// it: one line saying why, then close. A new socket's send buffer is
-// empty, so the short send does not block.
-func (s *Server) full(fd int, peer unix.Sockaddr) bool {
-	if s.active.Load() < int64(s.cfg.MaxConns) {
-		return false
-	}
-	sock.Send(fd, []byte(fmt.Sprintf("%s server busy: %d connections, its limit; try again later%s", fetchadd.Invalid, s.cfg.MaxConns, fetchadd.CRLF)), unix.MSG_DONTWAIT)
-	sock.Close(fd)
-	s.logger.Printf("refused %s: %d connections, the limit", sock.String(peer), s.cfg.MaxConns)
-	return true
-}
-
-// logConnEnd logs how a connection ended. A reset or a peer that went away
-// while we wrote is an everyday event, not a server error.
-func (s *Server) logConnEnd(fd int, peer unix.Sockaddr, err error) {
-	switch {
-	case err == nil:
-		s.logger.Printf("fd %d: %s closed", fd, sock.String(peer))
-	case errors.Is(err, unix.ECONNRESET), errors.Is(err, unix.EPIPE):
-		s.logger.Printf("fd %d: %s went away (%v)", fd, sock.String(peer), err)
-	default:
-		s.logger.Printf("fd %d: %s: %v", fd, sock.String(peer), err)
 	}
 }
