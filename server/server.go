@@ -13,7 +13,6 @@
 package server
 
 import (
-	"fmt"
 	"log"
 	"net/netip"
 	"sync"
@@ -141,17 +140,4 @@ func (s *Server) closeTracked(fd int) {
 	sock.Close(fd)
 	delete(s.conns, fd)
 	s.active.Add(-1)
-}
-
-// sendIdleLine tells a connection that the server closes it for being
-// quiet too long, if the line fits in the socket buffer now: poll with
-// no wait says whether there is room, and the send does not wait either.
-// A connection that does not read gets no line rather than a blocked
-// server or half a line.
-func (s *Server) sendIdleLine(fd int) {
-	room := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-	if n, err := sock.Poll(room, 0); n == 1 && err == nil && room[0].Revents == unix.POLLOUT {
-		line := fmt.Sprintf("%s idle for %v: closing%s", fetchadd.Invalid, s.cfg.Idle, fetchadd.CRLF)
-		sock.Send(fd, []byte(line), unix.MSG_DONTWAIT)
-	}
 }
