@@ -26,6 +26,19 @@ func outOfFds(err error) bool {
 	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
 }
 
+// pauseAccepting waits acceptPauseTime, for the blocking modes: in poll(2)
+// on nothing, not time.Sleep, since a Go timer may need a descriptor for
+// the runtime's poller, and there is none. A signal ends a poll early
+// (sock.Poll returns 0): the runtime's preemption signal (SIGURG) may
+// reach the thread just as it enters the call. So it polls again for the
+// time left, until the whole pause has passed.
+func pauseAccepting() {
+	until := time.Now().Add(acceptPauseTime)
+	for left := time.Until(until); left > 0; left = time.Until(until) {
+		sock.Poll(nil, int((left+time.Millisecond-1)/time.Millisecond)) // never wake early
+	}
+}
+
 // full says whether a new connection is over the limit, and then refuses
 // it: one line saying why, then close. A new socket's send buffer is
 // empty, so the short send does not block.
