@@ -158,21 +158,42 @@ func (l *loop) run() error {
 				l.handle(ev)
 			}
 		}
-		l.saveStep()
-		if l.srv.cfg.Idle > 0 && !l.now.Before(l.nextSweep) {
-			l.closeIdle()
-		}
-		l.closeDead()
-		if l.id == 0 && !l.acceptPause.IsZero() && !l.now.Before(l.acceptPause) {
-			l.acceptPause = time.Time{}
-			l.poller.Modify(l.srv.lfd, true, false)
-		}
+		l.endBatch(l)
 		if l.srv.stopping.Load() {
 			l.stop()
 			return nil
 		}
 	}
 }
+
+// A batchEnder is a loop seen from the end of its batch: it sends saved
+// replies (sender), closes the connections killed in the batch, and
+// accepts again after a pause, each its own way: the readiness loops
+// (loop) with system calls, the uring loop (uloop) with operations
+// queued on its ring.
+type batchEnder interface {
+	sender
+	closeDead()
+	acceptAgain()
+}
+
+// endBatch ends a batch of events (or of completions, for b, a uring
+// loop): the adds are saved and their replies sent, idle connections
+// closed, the dead closed, and loop 0 accepts again once a pause is over.
+func (l *loop) endBatch(b batchEnder) {
+	l.saveThen(b)
+	if l.srv.cfg.Idle > 0 && !l.now.Before(l.nextSweep) {
+		l.closeIdle()
+	}
+	b.closeDead()
+	if l.id == 0 && !l.acceptPause.IsZero() && !l.now.Before(l.acceptPause) {
+		l.acceptPause = time.Time{}
+		b.acceptAgain()
+	}
+}
+
+// acceptAgain watches the listening socket again, after a pause.
+func (l *loop) acceptAgain() { l.poller.Modify(l.srv.lfd, true, false) }
 
 // stop ends the loop's connections: the complete lines each has received
 // are answered, as far as its socket takes the replies now, an unfinished

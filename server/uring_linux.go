@@ -217,7 +217,7 @@ func (l *uloop) run() error {
 		}
 		l.now = time.Now()
 		l.completeAll()
-		l.endBatch()
+		l.endBatch(l)
 		if l.srv.stopping.Load() {
 			l.stop()
 			return nil
@@ -247,20 +247,8 @@ func (l *uloop) completeAll() (n int) {
 	}
 }
 
-// endBatch ends a batch of completions as loop.run ends a batch of
-// events: the adds are saved and their replies sent, idle connections
-// closed, the dead closed, and accepting resumes after a pause.
-func (l *uloop) endBatch() {
-	l.saveStep()
-	if l.srv.cfg.Idle > 0 && !l.now.Before(l.nextSweep) {
-		l.closeIdle()
-	}
-	l.closeDead()
-	if l.id == 0 && !l.acceptPause.IsZero() && !l.now.Before(l.acceptPause) {
-		l.acceptPause = time.Time{}
-		l.accept()
-	}
-}
+// acceptAgain queues the multishot accept again, after a pause.
+func (l *uloop) acceptAgain() { l.accept() }
 
 // saveStep is loop.saveStep with the ring's sends.
 func (l *uloop) saveStep() { l.saveThen(l) }
