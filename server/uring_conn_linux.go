@@ -125,12 +125,10 @@ func (l *uloop) progress(u *uconn) {
 	if c.dead {
 		return
 	}
-	if len(c.in) > 0 && len(c.out) < outLimit {
-		in := c.in
-		c.in = nil
+	if in := c.held(); in != nil {
 		l.answer(u, in)
 	}
-	if c.eof && len(c.in) == 0 && len(c.out) < outLimit {
+	if c.ending() {
 		before := len(c.out)
 		c.out = c.sess.Finish(c.out)
 		if l.srv.state != nil {
@@ -142,7 +140,7 @@ func (l *uloop) progress(u *uconn) {
 			return
 		}
 	}
-	if !c.reading && !c.dead && !c.eof && len(c.in) == 0 && len(c.out) < outLimit {
+	if !c.reading && !c.dead && c.wantsInput() {
 		switch {
 		case !l.draining:
 			c.reading = true
