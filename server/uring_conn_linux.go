@@ -14,8 +14,7 @@ import (
 // received handles a receive's completion: the bytes are answered as
 // conn.go's receive does, the buffer goes back to the ring, and the
 // connection moves on (progress queues the next receive).
-func (l *uloop) received(cq uring.Completion) {
-	u := l.uconns[cq.Fd]
+func (l *uloop) received(u *uconn, cq uring.Completion) {
 	c := &u.conn
 	c.reading = false
 	u.more = false
@@ -90,8 +89,7 @@ func (l *uloop) flush(u *uconn) {
 // c.out, and what is left, with the replies made meanwhile, goes in the
 // next send. A connection that has sent everything gives its buffer back
 // to the pool.
-func (l *uloop) sent(cq uring.Completion) {
-	u := l.uconns[cq.Fd]
+func (l *uloop) sent(u *uconn, cq uring.Completion) {
 	c := &u.conn
 	c.writing = false
 	u.sending = nil

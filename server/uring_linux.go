@@ -234,9 +234,9 @@ func (l *uloop) completeAll() (n int) {
 		}
 		switch c.Op {
 		case uring.OpRecv:
-			l.received(c)
+			l.received(l.uconns[c.Fd], c)
 		case uring.OpSend:
-			l.sent(c)
+			l.sent(l.uconns[c.Fd], c)
 		case uring.OpAccept:
 			l.accepted(c)
 		case uring.OpRead:
