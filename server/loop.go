@@ -50,9 +50,7 @@ func (s *Server) serveLoops() error {
 	}
 	var loops []*loop
 	defer func() {
-		s.mu.Lock()
-		s.loops = nil // Stop must not write to a closed wake pipe
-		s.mu.Unlock()
+		s.setLoops(nil) // Stop must not write to a closed wake pipe
 		for _, l := range loops {
 			l.close()
 		}
@@ -67,14 +65,7 @@ func (s *Server) serveLoops() error {
 	if err := loops[0].poller.Add(s.lfd, true, false); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.loops = loops
-	s.mu.Unlock()
-	if s.stopping.Load() { // Stop came before it could wake them
-		for _, l := range loops {
-			l.wake()
-		}
-	}
+	s.setLoops(loops)
 	errs := make([]error, len(loops))
 	var wg sync.WaitGroup
 	for i := 1; i < len(loops); i++ {
@@ -92,6 +83,19 @@ func (s *Server) serveLoops() error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// setLoops gives Stop the loops to wake (nil: none, before their wake
+// pipes close), and wakes them if Stop came before it could.
+func (s *Server) setLoops(loops []*loop) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loops = loops
+	if s.stopping.Load() {
+		for _, l := range loops {
+			l.wake()
+		}
+	}
 }
 
 func (s *Server) newLoop(id int) (*loop, error) {

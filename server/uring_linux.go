@@ -114,9 +114,7 @@ var newUring = uring.New
 func (s *Server) serveUring() error {
 	var loops []*uloop
 	defer func() {
-		s.mu.Lock()
-		s.loops = nil // Stop must not write to a closed wake pipe
-		s.mu.Unlock()
+		s.setLoops(nil) // Stop must not write to a closed wake pipe
 		for _, l := range loops {
 			sock.Close(l.wakeR)
 			sock.Close(l.wakeW)
@@ -176,14 +174,7 @@ func (s *Server) serveUring() error {
 	for i, l := range loops {
 		all[i] = &l.loop
 	}
-	s.mu.Lock()
-	s.loops = all
-	s.mu.Unlock()
-	if s.stopping.Load() { // Stop came before it could wake them
-		for _, l := range loops {
-			l.wake()
-		}
-	}
+	s.setLoops(all)
 	close(start)
 	if errs[0] = loops[0].serve(); errs[0] != nil {
 		s.Stop() // loop 0 failed: stop the others
