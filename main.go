@@ -26,7 +26,6 @@ import (
 	"fetchadd/client"
 	"fetchadd/fetchadd"
 	"fetchadd/poller"
-	"fetchadd/rawwait"
 	"fetchadd/server"
 	"fetchadd/sock"
 	"fetchadd/strace"
@@ -251,7 +250,7 @@ Modes:
 		}
 		return exitFail
 	}
-	spareLoopsP(srv)
+	srv.SpareP()
 	announce(cfg.Log, srv)
 
 	served := make(chan error, 1)
@@ -287,14 +286,6 @@ func untilServed(logger *log.Logger, stop func(), served <-chan error, signals <
 	case sig := <-signals:
 		logger.Printf("%v again: exiting at once", sig)
 		return 128 + int(sig.(syscall.Signal)), nil
-	}
-}
-
-// spareLoopsP gives the event and uring modes a P per loop and one more
-// (rawwait.SpareP).
-func spareLoopsP(srv *server.Server) {
-	if srv.Mode() == server.Event || srv.Mode() == server.Uring {
-		rawwait.SpareP(srv.Loops())
 	}
 }
 

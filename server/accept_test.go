@@ -23,9 +23,9 @@ import (
 // listening socket in its poller would try again at once, spinning, which
 // the CPU time TestOutOfDescriptors reads (10 ms ticks) cannot see within
 // one pause: the times of the accept calls can. Load only lengthens the
-// pauses, so the test asserts that each is at least the pause. (A poll of
-// the blocking modes' pause that a signal interrupts ends early; the
-// runtime signals no thread blocked in a system call, so none comes.)
+// pauses, so the test asserts that each is at least the pause. (A signal
+// that interrupts the blocking modes' poll does not end their pause early:
+// TestAcceptPauseOutlastsSignals.)
 func TestAcceptPauses(t *testing.T) {
 	const failures = 3
 	real := accept

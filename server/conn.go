@@ -149,12 +149,10 @@ func (l *loop) progress(c *conn) {
 	if c.dead {
 		return
 	}
-	if len(c.in) > 0 && len(c.out) < outLimit {
-		in := c.in
-		c.in = nil
+	if in := c.held(); in != nil {
 		l.answer(c, in)
 	}
-	if c.eof && len(c.in) == 0 && len(c.out) < outLimit {
+	if c.ending() {
 		out := c.sess.Finish(nil)
 		if l.srv.state != nil {
 			c.out = append(c.out, out...)
@@ -173,7 +171,7 @@ func (l *loop) progress(c *conn) {
 	if c.dead {
 		return
 	}
-	reading := !c.eof && len(c.in) == 0 && len(c.out) < outLimit
+	reading := c.wantsInput()
 	writing := len(c.out) > c.unsaved
 	if reading != c.reading || writing != c.writing {
 		c.reading, c.writing = reading, writing
@@ -181,6 +179,30 @@ func (l *loop) progress(c *conn) {
 			l.kill(c, err)
 		}
 	}
+}
+
+// held takes the requests c held back while its replies waited (answer),
+// once there is room to answer them; nil if there are none, or no room.
+func (c *conn) held() []byte {
+	if len(c.in) == 0 || len(c.out) >= outLimit {
+		return nil
+	}
+	in := c.in
+	c.in = nil
+	return in
+}
+
+// ending says whether c's last line, if any, is to be answered now: the
+// client has closed its side, nothing is held back, and there is room.
+func (c *conn) ending() bool {
+	return c.eof && len(c.in) == 0 && len(c.out) < outLimit
+}
+
+// wantsInput says whether c is to read more (watched for reading, or a
+// receive queued): the stream goes on, nothing is held back, and there
+// is room for replies.
+func (c *conn) wantsInput() bool {
+	return !c.eof && len(c.in) == 0 && len(c.out) < outLimit
 }
 
 // kill marks a connection for closing at the end of the batch, so that no

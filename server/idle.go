@@ -1,6 +1,14 @@
 package server
 
-import "time"
+import (
+	"fmt"
+	"time"
+
+	"fetchadd/fetchadd"
+	"fetchadd/sock"
+
+	"golang.org/x/sys/unix"
+)
 
 // timeout is how long the next Wait may take, in milliseconds: until
 // accepting resumes, or the next look for idle connections.
@@ -36,5 +44,18 @@ func (l *loop) closeIdle() {
 			}
 			l.kill(c, errIdle)
 		}
+	}
+}
+
+// sendIdleLine tells a connection that the server closes it for being
+// quiet too long, if the line fits in the socket buffer now: poll with
+// no wait says whether there is room, and the send does not wait either.
+// A connection that does not read gets no line rather than a blocked
+// server or half a line.
+func (s *Server) sendIdleLine(fd int) {
+	room := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	if n, err := sock.Poll(room, 0); n == 1 && err == nil && room[0].Revents == unix.POLLOUT {
+		line := fmt.Sprintf("%s idle for %v: closing%s", fetchadd.Invalid, s.cfg.Idle, fetchadd.CRLF)
+		sock.Send(fd, []byte(line), unix.MSG_DONTWAIT)
 	}
 }

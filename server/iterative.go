@@ -47,9 +47,7 @@ func (s *Server) acceptBlocking() (fd int, peer unix.Sockaddr, err error) {
 			return fd, peer, nil
 		case outOfFds(err):
 			s.logger.Printf("%v; not accepting for %v", err, acceptPauseTime)
-			// poll(2) on nothing, not time.Sleep: a Go timer may need a
-			// descriptor for the runtime's poller, and there is none.
-			sock.Poll(nil, int(acceptPauseTime.Milliseconds()))
+			pauseAccepting()
 		case !errors.Is(err, unix.ECONNABORTED):
 			return -1, nil, err
 		}

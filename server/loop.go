@@ -50,9 +50,7 @@ func (s *Server) serveLoops() error {
 	}
 	var loops []*loop
 	defer func() {
-		s.mu.Lock()
-		s.loops = nil // Stop must not write to a closed wake pipe
-		s.mu.Unlock()
+		s.setLoops(nil) // Stop must not write to a closed wake pipe
 		for _, l := range loops {
 			l.close()
 		}
@@ -67,14 +65,7 @@ func (s *Server) serveLoops() error {
 	if err := loops[0].poller.Add(s.lfd, true, false); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.loops = loops
-	s.mu.Unlock()
-	if s.stopping.Load() { // Stop came before it could wake them
-		for _, l := range loops {
-			l.wake()
-		}
-	}
+	s.setLoops(loops)
 	errs := make([]error, len(loops))
 	var wg sync.WaitGroup
 	for i := 1; i < len(loops); i++ {
@@ -92,6 +83,19 @@ func (s *Server) serveLoops() error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// setLoops gives Stop the loops to wake (nil: none, before their wake
+// pipes close), and wakes them if Stop came before it could.
+func (s *Server) setLoops(loops []*loop) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loops = loops
+	if s.stopping.Load() {
+		for _, l := range loops {
+			l.wake()
+		}
+	}
 }
 
 func (s *Server) newLoop(id int) (*loop, error) {
@@ -158,21 +162,42 @@ func (l *loop) run() error {
 				l.handle(ev)
 			}
 		}
-		l.saveStep()
-		if l.srv.cfg.Idle > 0 && !l.now.Before(l.nextSweep) {
-			l.closeIdle()
-		}
-		l.closeDead()
-		if l.id == 0 && !l.acceptPause.IsZero() && !l.now.Before(l.acceptPause) {
-			l.acceptPause = time.Time{}
-			l.poller.Modify(l.srv.lfd, true, false)
-		}
+		l.endBatch(l)
 		if l.srv.stopping.Load() {
 			l.stop()
 			return nil
 		}
 	}
 }
+
+// A batchEnder is a loop seen from the end of its batch: it sends saved
+// replies (sender), closes the connections killed in the batch, and
+// accepts again after a pause, each its own way: the readiness loops
+// (loop) with system calls, the uring loop (uloop) with operations
+// queued on its ring.
+type batchEnder interface {
+	sender
+	closeDead()
+	acceptAgain()
+}
+
+// endBatch ends a batch of events (or of completions, for b, a uring
+// loop): the adds are saved and their replies sent, idle connections
+// closed, the dead closed, and loop 0 accepts again once a pause is over.
+func (l *loop) endBatch(b batchEnder) {
+	l.saveThen(b)
+	if l.srv.cfg.Idle > 0 && !l.now.Before(l.nextSweep) {
+		l.closeIdle()
+	}
+	b.closeDead()
+	if l.id == 0 && !l.acceptPause.IsZero() && !l.now.Before(l.acceptPause) {
+		l.acceptPause = time.Time{}
+		b.acceptAgain()
+	}
+}
+
+// acceptAgain watches the listening socket again, after a pause.
+func (l *loop) acceptAgain() { l.poller.Modify(l.srv.lfd, true, false) }
 
 // stop ends the loop's connections: the complete lines each has received
 // are answered, as far as its socket takes the replies now, an unfinished

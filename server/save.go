@@ -1,5 +1,16 @@
 package server
 
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"fetchadd/fetchadd"
+	"fetchadd/state"
+
+	"golang.org/x/sys/unix"
+)
+
 // With a state file, an event loop does not send a reply before its add
 // is on disk: it answers a batch of events into its connections' buffers,
 // has the counter saved as it is (state.File.Sync: one commit for the
@@ -107,4 +118,55 @@ func (l *loop) release(s sender) {
 	}
 	clear(l.waiting[len(still):])
 	l.waiting = still
+}
+
+// save makes the adds whose replies are out[from:] durable before any of
+// them is sent, when the counter is kept in a state file: it waits until
+// the file holds the counter as it is now, which has those adds in it
+// (one commit serves every connection and loop waiting at the time). If
+// that commit fails, each of those replies that reports an add becomes a
+// refusal that says why; "!!!!" for a line that is not a number stays.
+func (s *Server) save(out []byte, from int) []byte {
+	if s.state == nil || len(out) == from {
+		return out
+	}
+	err := s.state.Sync(s.counter.Version())
+	if err == nil {
+		return out
+	}
+	return append(out[:from], refuse(out[from:], err)...)
+}
+
+// refuse returns replies with each reply that reports an add turned into a
+// refusal that says why it could not be saved; "!!!!" for a line that is
+// not a number stays. The add has been made in memory, and the next
+// commit that works saves it: values may be skipped, never repeated, and
+// a client must not count on a refused add having been undone.
+func refuse(replies []byte, err error) []byte {
+	var out []byte
+	for len(replies) > 0 {
+		end := bytes.Index(replies, []byte(fetchadd.CRLF)) + len(fetchadd.CRLF)
+		if bytes.HasPrefix(replies, []byte(fetchadd.Invalid)) {
+			out = append(out, replies[:end]...)
+		} else {
+			out = fmt.Appendf(out, "%s not saved: %s (the add may still count)%s", fetchadd.Invalid, why(err), fetchadd.CRLF)
+		}
+		replies = replies[end:]
+	}
+	return out
+}
+
+// why is what a client is told of a failed save: the system's word for it
+// ("no space left on device"), or that the state file was removed or
+// replaced, without the file's name, which is the server's business (its
+// log has it).
+func why(err error) string {
+	var errno unix.Errno
+	if errors.Is(err, state.ErrReplaced) {
+		return state.ErrReplaced.Error()
+	}
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return "the counter could not be saved"
 }

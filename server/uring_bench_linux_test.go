@@ -52,8 +52,7 @@ func benchLoop(b *testing.B, mode string, conns, depth int) {
 			for _, ev := range events {
 				l.handle(ev)
 			}
-			l.saveStep()
-			l.closeDead()
+			l.endBatch(l)
 		}
 	} else {
 		s, l := uringLoop(b, Config{})
@@ -65,7 +64,7 @@ func benchLoop(b *testing.B, mode string, conns, depth int) {
 			}
 			l.now = time.Now()
 			l.completeAll()
-			l.endBatch()
+			l.endBatch(l)
 		}
 	}
 	clients := make([]int, conns)

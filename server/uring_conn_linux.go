@@ -14,8 +14,7 @@ import (
 // received handles a receive's completion: the bytes are answered as
 // conn.go's receive does, the buffer goes back to the ring, and the
 // connection moves on (progress queues the next receive).
-func (l *uloop) received(cq uring.Completion) {
-	u := l.uconns[cq.Fd]
+func (l *uloop) received(u *uconn, cq uring.Completion) {
 	c := &u.conn
 	c.reading = false
 	u.more = false
@@ -90,8 +89,7 @@ func (l *uloop) flush(u *uconn) {
 // c.out, and what is left, with the replies made meanwhile, goes in the
 // next send. A connection that has sent everything gives its buffer back
 // to the pool.
-func (l *uloop) sent(cq uring.Completion) {
-	u := l.uconns[cq.Fd]
+func (l *uloop) sent(u *uconn, cq uring.Completion) {
 	c := &u.conn
 	c.writing = false
 	u.sending = nil
@@ -125,12 +123,10 @@ func (l *uloop) progress(u *uconn) {
 	if c.dead {
 		return
 	}
-	if len(c.in) > 0 && len(c.out) < outLimit {
-		in := c.in
-		c.in = nil
+	if in := c.held(); in != nil {
 		l.answer(u, in)
 	}
-	if c.eof && len(c.in) == 0 && len(c.out) < outLimit {
+	if c.ending() {
 		before := len(c.out)
 		c.out = c.sess.Finish(c.out)
 		if l.srv.state != nil {
@@ -142,7 +138,7 @@ func (l *uloop) progress(u *uconn) {
 			return
 		}
 	}
-	if !c.reading && !c.dead && !c.eof && len(c.in) == 0 && len(c.out) < outLimit {
+	if !c.reading && !c.dead && c.wantsInput() {
 		switch {
 		case !l.draining:
 			c.reading = true

@@ -114,9 +114,7 @@ var newUring = uring.New
 func (s *Server) serveUring() error {
 	var loops []*uloop
 	defer func() {
-		s.mu.Lock()
-		s.loops = nil // Stop must not write to a closed wake pipe
-		s.mu.Unlock()
+		s.setLoops(nil) // Stop must not write to a closed wake pipe
 		for _, l := range loops {
 			sock.Close(l.wakeR)
 			sock.Close(l.wakeW)
@@ -176,14 +174,7 @@ func (s *Server) serveUring() error {
 	for i, l := range loops {
 		all[i] = &l.loop
 	}
-	s.mu.Lock()
-	s.loops = all
-	s.mu.Unlock()
-	if s.stopping.Load() { // Stop came before it could wake them
-		for _, l := range loops {
-			l.wake()
-		}
-	}
+	s.setLoops(all)
 	close(start)
 	if errs[0] = loops[0].serve(); errs[0] != nil {
 		s.Stop() // loop 0 failed: stop the others
@@ -217,7 +208,7 @@ func (l *uloop) run() error {
 		}
 		l.now = time.Now()
 		l.completeAll()
-		l.endBatch()
+		l.endBatch(l)
 		if l.srv.stopping.Load() {
 			l.stop()
 			return nil
@@ -234,9 +225,9 @@ func (l *uloop) completeAll() (n int) {
 		}
 		switch c.Op {
 		case uring.OpRecv:
-			l.received(c)
+			l.received(l.uconns[c.Fd], c)
 		case uring.OpSend:
-			l.sent(c)
+			l.sent(l.uconns[c.Fd], c)
 		case uring.OpAccept:
 			l.accepted(c)
 		case uring.OpRead:
@@ -247,20 +238,8 @@ func (l *uloop) completeAll() (n int) {
 	}
 }
 
-// endBatch ends a batch of completions as loop.run ends a batch of
-// events: the adds are saved and their replies sent, idle connections
-// closed, the dead closed, and accepting resumes after a pause.
-func (l *uloop) endBatch() {
-	l.saveStep()
-	if l.srv.cfg.Idle > 0 && !l.now.Before(l.nextSweep) {
-		l.closeIdle()
-	}
-	l.closeDead()
-	if l.id == 0 && !l.acceptPause.IsZero() && !l.now.Before(l.acceptPause) {
-		l.acceptPause = time.Time{}
-		l.accept()
-	}
-}
+// acceptAgain queues the multishot accept again, after a pause.
+func (l *uloop) acceptAgain() { l.accept() }
 
 // saveStep is loop.saveStep with the ring's sends.
 func (l *uloop) saveStep() { l.saveThen(l) }

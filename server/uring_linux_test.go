@@ -79,7 +79,7 @@ func TestUringHoldsBoundedReplies(t *testing.T) {
 		}
 		l.now = time.Now()
 		l.completeAll()
-		l.endBatch()
+		l.endBatch(l)
 	}
 	if len(c.out) > outLimit+len("  --> 4194304\r\n") || len(c.in) > uringBufSize {
 		t.Fatalf("the loop holds %d bytes of replies (limit %d) and %d of requests (one receive: %d)", len(c.out), outLimit, len(c.in), uringBufSize)
@@ -145,7 +145,7 @@ func TestUringNoAllocs(t *testing.T) {
 			}
 			l.now = time.Now()
 			l.completeAll()
-			l.endBatch()
+			l.endBatch(l)
 			if !c.writing && len(c.out) == 0 && c.reading {
 				break // replied, the reply's send complete, and receiving again
 			}
@@ -200,7 +200,7 @@ func TestUringAcceptPause(t *testing.T) {
 	// process is out of descriptors: -EMFILE, without IORING_CQE_F_MORE.
 	l.now = time.Now()
 	l.accepted(uring.Completion{Op: uring.OpAccept, Fd: srv.lfd, Res: -int32(unix.EMFILE)})
-	l.endBatch()
+	l.endBatch(l)
 	if l.accepting || l.acceptPause.IsZero() || l.ring.InFlight() != before {
 		t.Fatalf("after EMFILE: accepting %v, pause until %v, %d operations queued (%d before)", l.accepting, l.acceptPause, l.ring.InFlight(), before)
 	}
@@ -208,12 +208,12 @@ func TestUringAcceptPause(t *testing.T) {
 		t.Fatalf("the loop would wait %d ms; want the pause, %v", timeout, acceptPauseTime)
 	}
 	l.now = l.acceptPause.Add(-time.Millisecond)
-	l.endBatch()
+	l.endBatch(l)
 	if l.accepting {
 		t.Fatal("accepting again before the pause is over")
 	}
 	l.now = l.acceptPause
-	l.endBatch()
+	l.endBatch(l)
 	if !l.accepting || l.ring.InFlight() != before+1 {
 		t.Fatalf("after the pause: accepting %v, %d operations queued", l.accepting, l.ring.InFlight())
 	}

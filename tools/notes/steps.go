@@ -477,7 +477,7 @@ func (e *env) connectionsEnded(p *proc) error {
 	}
 }
 
-// The server's log lines for a connection's start and end (server.go's
+// The server's log lines for a connection's start and end (server/limits.go's
 // logConnEnd: closed, went away, or another reason after a colon).
 var (
 	connStart = regexp.MustCompile(`\bfd \d+: connection from `)
