@@ -23,6 +23,7 @@ type conn struct {
 	batch   int       // of those, the bytes of this batch of events
 	marks   []mark    // the unsaved bytes, batch by batch, with the version to save
 	in      []byte    // bytes received but not answered while out was full
+	held    int       // what out and in hold, as the server's outBudget counts it
 	reading bool      // the poller watches for reading
 	writing bool      // the poller watches for writing
 	eof     bool      // the client has closed its side (or the server stops)
@@ -61,7 +62,7 @@ func (l *loop) handle(ev poller.Event) {
 // is waiting, and one read per turn keeps the loop fair. It says whether
 // it got any bytes.
 func (l *loop) receive(c *conn) bool {
-	n, err := sock.Recv(c.fd, l.buf, unix.MSG_DONTWAIT)
+	n, err := sock.Recv(c.fd, l.buf[:l.srv.outBudget.readSize(c.out, len(l.buf))], unix.MSG_DONTWAIT)
 	switch {
 	case errors.Is(err, unix.EAGAIN):
 	case err != nil:
@@ -80,24 +81,26 @@ func (l *loop) receive(c *conn) bool {
 // it cannot answer, because replies are waiting that the client does not
 // read, it keeps in c.in; the connection stops reading until they are
 // sent, so a client that sends without reading holds at most outLimit of
-// replies and one read's worth of requests.
+// replies and one read's worth of requests (less past the server's
+// outBudget).
 func (l *loop) answer(c *conn, data []byte) {
+	limit := l.srv.outBudget.limit(c.out)
 	for len(data) > 0 && !c.dead {
-		if len(c.out) >= outLimit {
+		if len(c.out) >= limit {
 			c.in = append(c.in, data...)
 			return
 		}
 		var used int
 		if l.srv.state != nil { // sent once saved, at the end of the batch
 			before := len(c.out)
-			c.out, used = c.sess.Answer(c.out, data, outLimit)
+			c.out, used = c.sess.Answer(c.out, data, limit)
 			l.unsaved(c, len(c.out)-before)
 		} else if len(c.out) > 0 {
-			c.out, used = c.sess.Answer(c.out, data, outLimit)
+			c.out, used = c.sess.Answer(c.out, data, limit)
 			l.flush(c)
 		} else {
 			var out []byte
-			out, used = c.sess.Answer(l.scratch[:0], data, outLimit)
+			out, used = c.sess.Answer(l.scratch[:0], data, limit)
 			l.scratch = out[:0]
 			l.sendNew(c, out)
 		}
@@ -149,7 +152,7 @@ func (l *loop) progress(c *conn) {
 	if c.dead {
 		return
 	}
-	if len(c.in) > 0 && len(c.out) < outLimit {
+	if len(c.in) > 0 && len(c.out) < l.srv.outBudget.limit(c.out) {
 		in := c.in
 		c.in = nil
 		l.answer(c, in)
@@ -173,7 +176,8 @@ func (l *loop) progress(c *conn) {
 	if c.dead {
 		return
 	}
-	reading := !c.eof && len(c.in) == 0 && len(c.out) < outLimit
+	l.srv.outBudget.hold(&c.held, cap(c.out)+cap(c.in))
+	reading := !c.eof && len(c.in) == 0 && len(c.out) < l.srv.outBudget.limit(c.out)
 	writing := len(c.out) > c.unsaved
 	if reading != c.reading || writing != c.writing {
 		c.reading, c.writing = reading, writing
@@ -197,6 +201,7 @@ func (l *loop) kill(c *conn, err error) {
 func (l *loop) closeDead() {
 	for _, c := range l.closing {
 		c.sess.Close() // gives back what it held of an unfinished line
+		l.srv.outBudget.hold(&c.held, 0)
 		l.poller.Remove(c.fd)
 		sock.Close(c.fd)
 		delete(l.conns, c.fd)

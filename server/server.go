@@ -85,6 +85,10 @@ type Config struct {
 	// LineBudget bounds the bytes all connections together hold for
 	// unfinished lines (see fetchadd.Budget); 0: fetchadd.DefaultLineBudget.
 	LineBudget int
+	// OutBudget bounds the bytes all connections together hold for
+	// replies their clients have not read, and the requests those hold
+	// back (see outBudget); 0: DefaultOutBudget.
+	OutBudget int
 	// StatePath is the state file that keeps the counter across restarts
 	// (see package state); "": none, the counter starts at 0. StateReset
 	// writes 0 over it first.
@@ -129,15 +133,17 @@ func ResolveAddr(addr string) (netip.AddrPort, error) {
 
 // Server is a listening fetch-and-add server.
 type Server struct {
-	cfg      Config
-	lfd      int // the listening socket
-	addr     netip.AddrPort
-	counter  fetchadd.Counter
-	logger   *log.Logger
-	budget   *fetchadd.Budget // memory for unfinished lines, shared by all connections
-	state    *state.File      // the state file; nil: the counter is not saved
-	stopping atomic.Bool
-	active   atomic.Int64 // connections being served
+	cfg     Config
+	lfd     int // the listening socket
+	addr    netip.AddrPort
+	counter fetchadd.Counter
+	logger  *log.Logger
+	budget  *fetchadd.Budget // memory for unfinished lines, shared by all connections
+	// outBudget is the memory for unsent replies, shared by all connections.
+	outBudget *outBudget
+	state     *state.File // the state file; nil: the counter is not saved
+	stopping  atomic.Bool
+	active    atomic.Int64 // connections being served
 
 	mu     sync.Mutex   // guards conns, lfd and the stop pipe against close and reuse of numbers
 	conns  map[int]bool // blocking modes: connections being served
@@ -170,6 +176,9 @@ func CheckConfig(cfg Config) error {
 	}
 	if cfg.LineBudget < 0 {
 		return fmt.Errorf("-line-budget %d: want a number of bytes (0: %d)", cfg.LineBudget, fetchadd.DefaultLineBudget)
+	}
+	if cfg.OutBudget < 0 {
+		return fmt.Errorf("-out-budget %d: want a number of bytes (0: %d)", cfg.OutBudget, DefaultOutBudget)
 	}
 	if cfg.Backlog < 0 {
 		return fmt.Errorf("-backlog %d: want 1 or more (0: %d)", cfg.Backlog, Backlog)
@@ -214,11 +223,15 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.LineBudget == 0 {
 		cfg.LineBudget = fetchadd.DefaultLineBudget
 	}
+	if cfg.OutBudget == 0 {
+		cfg.OutBudget = DefaultOutBudget
+	}
 	logger := cfg.Log
 	if logger == nil {
 		logger = log.New(io.Discard, "", 0)
 	}
-	s := &Server{cfg: cfg, logger: logger, conns: make(map[int]bool), budget: fetchadd.NewBudget(cfg.LineBudget)}
+	s := &Server{cfg: cfg, logger: logger, conns: make(map[int]bool), budget: fetchadd.NewBudget(cfg.LineBudget),
+		outBudget: newOutBudget(cfg.OutBudget)}
 	// The listening socket first: a server that cannot listen must not
 	// touch the state file (-state-reset would write 0 over it).
 	fd, addr, err := openListener(cfg.Addr, cfg.Backlog)

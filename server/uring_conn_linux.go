@@ -52,8 +52,9 @@ func (l *uloop) received(cq uring.Completion) {
 // are waiting that the client does not read, it keeps in c.in.
 func (l *uloop) answer(u *uconn, data []byte) {
 	c := &u.conn
+	limit := l.srv.outBudget.limit(c.out)
 	for len(data) > 0 && !c.dead {
-		if len(c.out) >= outLimit {
+		if len(c.out) >= limit {
 			c.in = append(c.in, data...)
 			return
 		}
@@ -62,7 +63,7 @@ func (l *uloop) answer(u *uconn, data []byte) {
 		}
 		before := len(c.out)
 		var used int
-		c.out, used = c.sess.Answer(c.out, data, outLimit)
+		c.out, used = c.sess.Answer(c.out, data, limit)
 		if l.srv.state != nil { // sent once saved, at the end of the batch
 			l.unsaved(c, len(c.out)-before)
 		}
@@ -125,7 +126,7 @@ func (l *uloop) progress(u *uconn) {
 	if c.dead {
 		return
 	}
-	if len(c.in) > 0 && len(c.out) < outLimit {
+	if len(c.in) > 0 && len(c.out) < l.srv.outBudget.limit(c.out) {
 		in := c.in
 		c.in = nil
 		l.answer(u, in)
@@ -142,7 +143,11 @@ func (l *uloop) progress(u *uconn) {
 			return
 		}
 	}
-	if !c.reading && !c.dead && !c.eof && len(c.in) == 0 && len(c.out) < outLimit {
+	if c.dead {
+		return
+	}
+	l.srv.outBudget.hold(&c.held, cap(c.out)+cap(c.in))
+	if !c.reading && !c.eof && len(c.in) == 0 && len(c.out) < l.srv.outBudget.limit(c.out) {
 		switch {
 		case !l.draining:
 			c.reading = true
@@ -184,6 +189,7 @@ func (l *uloop) closeDead() {
 		}
 		l.putBuf(c.out)
 		c.out = nil
+		l.srv.outBudget.hold(&c.held, 0)
 		sock.Close(c.fd)
 		delete(l.conns, c.fd)
 		l.uconns[c.fd] = nil
