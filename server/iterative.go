@@ -106,7 +106,7 @@ func (s *Server) serveConn(fd int) error {
 				}
 				return s.idleOr(fd, err)
 			}
-			if s.outBudget.room(held) == 0 { // past the budget, a buffer past its share goes
+			if !s.outBudget.keep(held) { // past the budget, a large buffer goes
 				out = nil
 				s.outBudget.hold(&held, 0)
 			}

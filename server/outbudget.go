@@ -82,6 +82,15 @@ func (b *outBudget) readSize(out []byte, size int) int {
 	return min(size, max(b.room(cap(out)), 1))
 }
 
+// keep says whether a connection of the blocking modes, whose replies
+// are sent, keeps its reply buffer of held bytes for the next: within
+// the budget, yes; past it, only one no larger than a connection may
+// hold there (4 × outFloor), so that it answers in it without
+// allocating again.
+func (b *outBudget) keep(held int) bool {
+	return b.room(held) > 0 || held <= 4*outFloor
+}
+
 // hold counts what a connection holds now, *held before: the capacity of
 // its buffers, 0 when it has none (or is closed).
 func (b *outBudget) hold(held *int, now int) {

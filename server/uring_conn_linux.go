@@ -128,8 +128,11 @@ func (l *uloop) progress(u *uconn) {
 	}
 	if len(c.in) > 0 && len(c.out) < l.srv.outBudget.limit(c.out) {
 		in := c.in
-		c.in = nil
+		c.in = c.in[:0] // what answer keeps moves to the front
 		l.answer(u, in)
+		if len(c.in) == 0 {
+			c.in = nil
+		}
 	}
 	if c.eof && len(c.in) == 0 && len(c.out) < outLimit {
 		before := len(c.out)
