@@ -229,4 +229,12 @@ func TestBudgetHolders(t *testing.T) {
 	wantHeld(t, b, 400)
 	a.Close()
 	n.Close()
+	// A newcomer counts itself: one holding 600 and a newcomer of 600
+	// are two, a share of 500 each, and the newcomer is refused.
+	a, n = NewSession(&c, b), NewSession(&c, b)
+	feed(a, digits(600))
+	feed(n, digits(600))
+	wantHeld(t, b, 601)
+	a.Close()
+	n.Close()
 }

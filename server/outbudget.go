@@ -3,11 +3,11 @@ package server
 import "sync/atomic"
 
 // DefaultOutBudget is the OutBudget a server uses unless told otherwise:
-// 16 MiB. Within it, a connection may hold outLimit of unsent replies and
-// one read of unanswered requests, as it always could; past it, the
-// connections share it. 3,000 clients that send and never read then hold
-// about 16 MiB together, where each could hold some 128 KiB before (390
-// MB); with the Go collector's headroom the server stays under 100 MB.
+// 8 MiB. 3,000 clients that send and never read then hold at most some
+// 30 MB of replies and requests together (twice the budget, and 4 KiB
+// each; in the uring mode a receive of 8 KiB each more), where each
+// could hold some 128 KiB without it (390 MB); the server stays under
+// 100 MB in every mode (README, the limits).
 const DefaultOutBudget = 8 << 20
 
 // outFloor is what a connection may always hold, whatever the budget
@@ -24,22 +24,35 @@ const outFloor = 1 << 10
 // capacity of a connection's reply and request buffers, as it says
 // (hold). It is safe for concurrent use; a nil *outBudget sets no limit.
 //
-// While the budget has outLimit left, a connection reads and answers as
-// it would without one (at most outLimit of replies and one read). Near
-// it, a connection may take on only what is left; past it, only what it
-// lacks of outFloor: one that holds more stops reading until its replies
-// drain below that, or the total below the budget. (A share of the
-// budget among the connections holding some would not do: those that
-// took a large share while they were few keep it while it is unread, and
-// each newcomer takes the budget over their number, a sum that grows with
-// the log of their number.) A read takes on at most its room in requests
-// and its room in replies and one reply more, and append may double the
-// reply buffer: so the connections hold at most about twice the budget,
-// and 4 × outFloor a connection past it, whatever their number; in the
-// uring mode a connection's receive (uringBufSize) may bring more
-// requests than its room, and it holds those too. Not counted: what a
-// connection holds whatever it does (the blocking modes' read buffer and
-// stacks, a Session).
+// The rule. While the budget has outLimit left, a connection reads and
+// answers as it would without one (at most outLimit of replies and one
+// read). Near it, a connection may take on only what is left. Past it,
+// the connections holding the most stop being read: each that holds
+// outFloor (1 KiB) or more stops until its replies drain below that, or
+// the total below the budget; one that holds less reads and answers at
+// most what it lacks of outFloor.
+//
+// Why a floor, and not a ranking or a share. A client that reads its
+// replies holds none between turns (its socket takes them), so past
+// the budget it is never among those stopped, and is answered a read of
+// up to 1 KiB at a time; the clients that do not read hold more than
+// that within a turn, and are stopped, and TCP's flow control stops
+// them in turn. A ranking (stop the largest until the total is under
+// the budget) would need an order over the connections of every loop,
+// kept at every send, and would stop nothing more. A share (the budget
+// over the connections holding some) would not bound the total: those
+// that took a large share while they were few keep it while it is
+// unread, and each newcomer takes the budget over their number, a sum
+// that grows with the log of their number.
+//
+// The bound. A read takes on at most its room in requests and its room
+// in replies and one reply more, and append may double the reply
+// buffer: so the connections hold at most about twice the budget, and 4
+// × outFloor a connection past it, whatever their number; in the uring
+// mode a connection's receive (uringBufSize) may bring more requests
+// than its room, and it holds those too. Not counted: what a connection
+// holds whatever it does (the blocking modes' read buffer and stacks, a
+// Session).
 type outBudget struct {
 	size int64
 	held atomic.Int64

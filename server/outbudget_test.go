@@ -14,7 +14,8 @@ import (
 
 // TestOutBudgetCounts: hold counts what a connection holds up and down,
 // and room gives outLimit while the budget has that much left, what is
-// left near it, and past it what a connection lacks of outFloor.
+// left near it, and past it what a connection lacks of outFloor; keep
+// keeps a small reply buffer past it.
 func TestOutBudgetCounts(t *testing.T) {
 	b := newOutBudget(outLimit + 1000)
 	var h1, h2 int
@@ -55,6 +56,20 @@ func TestOutBudgetCounts(t *testing.T) {
 	}
 	if got := b.readSize(make([]byte, 0, outFloor), 4096); got != 1 {
 		t.Fatalf("read past the budget, holding the floor: %d, want 1", got)
+	}
+	// Past the budget, a blocking mode's reply buffer is kept up to 4 ×
+	// outFloor, so that it answers in it without allocating again.
+	for _, tc := range []struct {
+		held int
+		keep bool
+	}{{outFloor, true}, {4 * outFloor, true}, {4*outFloor + 1, false}, {outLimit, false}} {
+		if got := b.keep(tc.held); got != tc.keep {
+			t.Fatalf("past the budget, keep a buffer of %d bytes: %v, want %v", tc.held, got, tc.keep)
+		}
+	}
+	b.hold(&h2, 0)
+	if !b.keep(outLimit) {
+		t.Fatalf("within the budget, a buffer of outLimit not kept")
 	}
 }
 
