@@ -5,7 +5,7 @@ import "sync/atomic"
 // DefaultOutBudget is the OutBudget a server uses unless told otherwise:
 // 8 MiB. 3,000 clients that send and never read then hold at most some
 // 30 MB of replies and requests together (twice the budget, and 4 KiB
-// each; in the uring mode a receive of 8 KiB each more), where each
+// each; in the uring mode a receive of 4 KiB each more), where each
 // could hold some 128 KiB without it (390 MB); the server stays under
 // 100 MB in every mode (README, the limits).
 const DefaultOutBudget = 8 << 20

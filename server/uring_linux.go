@@ -60,11 +60,15 @@ import (
 // stopped would be lost with its descriptor, where handOver's inbox and
 // its stopped flag close it.
 
-// The ring of a loop.
+// The ring of a loop. A receive's buffer is the blocking modes' read
+// (readSize): what a connection past the out budget cannot answer of a
+// receive it holds (c.in), and 3,000 clients that never read held 8 KiB
+// each with buffers of 8 KiB, the server's peak 76 to 87 MB, where 4
+// KiB gives 50 to 53.
 const (
 	uringEntries = 1024    // SQEs; the CQ has four times as many
 	uringBufs    = 256     // receive buffers in the ring (a power of two)
-	uringBufSize = 8 << 10 // bytes each: one receive's worth at most
+	uringBufSize = 4 << 10 // bytes each: one receive's worth at most
 )
 
 // The reply buffers: a connection takes one for its first reply and
