@@ -61,8 +61,9 @@ const (
 	DefaultMaxConns = 100000
 )
 
-// readSize is how much one read asks for in the blocking modes; the event
-// loops read up to loopReadSize at a time into one buffer per loop.
+// readSize is how much one read asks for in the blocking modes, and one
+// receive in the uring mode (uringBufSize); the poll and event loops read
+// up to loopReadSize at a time into one buffer per loop.
 const (
 	readSize     = 4096
 	loopReadSize = 64 << 10

@@ -66,9 +66,9 @@ import (
 // each with buffers of 8 KiB, the server's peak 76 to 87 MB, where 4
 // KiB gives 50 to 53.
 const (
-	uringEntries = 1024    // SQEs; the CQ has four times as many
-	uringBufs    = 256     // receive buffers in the ring (a power of two)
-	uringBufSize = 4 << 10 // bytes each: one receive's worth at most
+	uringEntries = 1024     // SQEs; the CQ has four times as many
+	uringBufs    = 256      // receive buffers in the ring (a power of two)
+	uringBufSize = readSize // bytes each: one receive's worth at most
 )
 
 // The reply buffers: a connection takes one for its first reply and
