@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"fetchadd/fetchadd"
-	"fetchadd/sock"
+	"fetchadd/poller"
 )
 
 // TestTurnBounded: a turn of the readiness loop answers a connection's
@@ -43,7 +43,7 @@ func TestTurnBounded(t *testing.T) {
 			// made is the bytes of the replies to the lines answered so
 			// far: the counter says how many.
 			made := func() int { return ends[srv.counter.Value().Int64()] }
-			l.handle(sock.Event{Fd: c.fd, Read: true})
+			l.handle(poller.Event{Fd: c.fd, Read: true})
 			turns, before := 1, 0
 			for deadline := time.Now().Add(timeout); ; runtime.Gosched() {
 				now := made()
@@ -58,7 +58,7 @@ func TestTurnBounded(t *testing.T) {
 					t.Fatalf("%d of %d lines answered in %d turns", srv.counter.Value().Int64(), lines, turns)
 				}
 				turns++
-				l.handle(sock.Event{Fd: c.fd, Write: true})
+				l.handle(poller.Event{Fd: c.fd, Write: true})
 			}
 			if b := <-got; string(b) != string(want) {
 				i := 0

@@ -254,9 +254,9 @@ func (l *uloop) completeAll() (n int) {
 }
 
 // maxBatch bounds the completions of a batch, as the readiness loops'
-// Wait takes at most 256 ready descriptors (sock.maxEvents). Without
+// Wait takes at most 256 ready descriptors (poller.maxEvents). Without
 // it a batch need not end: the SQEs its completions queue fill the SQ,
-// which is submitted in the middle of the batch (sock.Uring.next), and
+// which is submitted in the middle of the batch (uring.Ring.next), and
 // what completes at once (a receive of bytes that were there, a send
 // the socket took) comes into the same batch, and so on, while a
 // receive that waited for its bytes is posted only by the next
