@@ -22,7 +22,7 @@ type conn struct {
 	unsaved int       // the last bytes of out answer adds not yet saved (state file)
 	batch   int       // of those, the bytes of this batch of events
 	marks   []mark    // the unsaved bytes, batch by batch, with the version to save
-	in      []byte    // bytes received but not answered while out was full
+	in      []byte    // bytes received but not answered: out was full, or the turn made its replies
 	held    int       // what out and in hold, as the server's outBudget counts it
 	reading bool      // the poller watches for reading
 	writing bool      // the poller watches for writing

@@ -49,7 +49,11 @@ func (l *uloop) received(cq uring.Completion) {
 // into c.out: the bytes of a send must stay where they are until its
 // completion, so the replies go after them. The first reply takes a
 // buffer from the loop's pool. What it cannot answer, because replies
-// are waiting that the client does not read, it keeps in c.in.
+// are waiting that the client does not read (limit of them: outLimit,
+// less past the server's outBudget), it keeps in c.in. As all of its
+// replies wait in c.out until a send's completion, a completion makes
+// at most limit of them (and the reply that passes it), as a turn of
+// the readiness loop does.
 func (l *uloop) answer(u *uconn, data []byte) {
 	c := &u.conn
 	limit := l.srv.outBudget.limit(c.out)
