@@ -218,6 +218,7 @@ Modes:
 	statePath := fs.String("state", "", "keep the counter in `FILE`, saved before each reply, read back at start (created if absent); \"\": not kept")
 	stateReset := fs.Bool("state-reset", false, "with -state, write 0 over the file first (a damaged file is refused otherwise)")
 	lineBudget := fs.Int("line-budget", 0, fmt.Sprintf("`BYTES` all connections together may hold for unfinished lines; past it, long unfinished lines are refused (0: %d)", fetchadd.DefaultLineBudget))
+	outBudget := fs.Int("out-budget", 0, fmt.Sprintf("`BYTES` all connections together may hold for replies their clients have not read; past it, each connection holding 1 KiB or more stops being read until its replies drain (0: %d)", server.DefaultOutBudget))
 	backlog := fs.Int("backlog", 0, fmt.Sprintf("listen's backlog, `N`: finished handshakes waiting for accept (0: %d; the lab's lesson: 1)", server.Backlog))
 	trace := traceFlags(fs, stderr)
 	if status, done := parseFlags(fs, args, 0, stderr); done {
@@ -225,7 +226,7 @@ Modes:
 	}
 	trace(true) // a Go server always has several threads: Stop runs on another
 	cfg := server.Config{Mode: *mode, Loops: *loops, MaxConns: *maxConns, Idle: *idle, Backlog: *backlog, LineBudget: *lineBudget,
-		StatePath: *statePath, StateReset: *stateReset}
+		OutBudget: *outBudget, StatePath: *statePath, StateReset: *stateReset}
 	if err := server.CheckConfig(cfg); err != nil {
 		return usageError(stderr, "serve", err.Error())
 	}

@@ -131,7 +131,7 @@ func TestUringTrace(t *testing.T) {
 	} {
 		fd := find(`IORING_OP_ACCEPT\(fd=` + lfd + `, flags=SOCK_CLOEXEC, IORING_ACCEPT_MULTISHOT\) += (\d+) \(IORING_CQE_F_MORE\)`)[1]
 		find(`getsockopt\(` + fd + `, SOL_SOCKET, SO_PEERNAME, ".*", \[16\]\) += 0`)
-		recv := `IORING_OP_RECV\(fd=` + fd + `, len=8192, IOSQE_BUFFER_SELECT, buf_group=0\)`
+		recv := `IORING_OP_RECV\(fd=` + fd + `, len=4096, IOSQE_BUFFER_SELECT, buf_group=0\)`
 		find(recv + ` <unfinished \.\.\.>`)
 		find(recv + ` += ` + c.n + ` \(buf_id=\d+, ` + c.data + `\)`)
 		from := at

@@ -200,3 +200,41 @@ func TestBudgetRefusesTheLargest(t *testing.T) {
 	}
 	wantHeld(t, b, 0)
 }
+
+// TestBudgetHolders: the holders a share is counted over go up with each
+// session that starts holding and down with each that gives back, so
+// that past the limit a newcomer's share is the limit over the sessions
+// holding now, itself counted.
+func TestBudgetHolders(t *testing.T) {
+	var c Counter
+	b := NewBudget(1000)
+	digits := func(n int) string { return strings.Repeat("1", n) }
+	for i := 0; i < 10; i++ { // ten come, hold and go: none holds now
+		s := NewSession(&c, b)
+		feed(s, digits(99))
+		if got := b.holders.Load(); got != 1 {
+			t.Fatalf("%d holders while one session holds", got)
+		}
+		feed(s, "\n")
+		s.Close()
+	}
+	if got := b.holders.Load(); got != 0 {
+		t.Fatalf("%d holders after all gave back", got)
+	}
+	a, n := NewSession(&c, b), NewSession(&c, b)
+	feed(a, digits(899))
+	feed(n, digits(399)) // past the limit; a share of two is 500
+	wantHeld(t, b, 1300)
+	feed(a, digits(200)) // 1,100: more than a share of two
+	wantHeld(t, b, 400)
+	a.Close()
+	n.Close()
+	// A newcomer counts itself: one holding 600 and a newcomer of 600
+	// are two, a share of 500 each, and the newcomer is refused.
+	a, n = NewSession(&c, b), NewSession(&c, b)
+	feed(a, digits(600))
+	feed(n, digits(600))
+	wantHeld(t, b, 601)
+	a.Close()
+	n.Close()
+}

@@ -40,8 +40,9 @@ const (
 	DefaultMaxConns = 100000
 )
 
-// readSize is how much one read asks for in the blocking modes; the event
-// loops read up to loopReadSize at a time into one buffer per loop.
+// readSize is how much one read asks for in the blocking modes, and one
+// receive in the uring mode (uringBufSize); the poll and event loops read
+// up to loopReadSize at a time into one buffer per loop.
 const (
 	readSize     = 4096
 	loopReadSize = 64 << 10
@@ -64,6 +65,10 @@ type Config struct {
 	// LineBudget bounds the bytes all connections together hold for
 	// unfinished lines (see fetchadd.Budget); 0: fetchadd.DefaultLineBudget.
 	LineBudget int
+	// OutBudget bounds the bytes all connections together hold for
+	// replies their clients have not read, and the requests those hold
+	// back (see outBudget); 0: DefaultOutBudget.
+	OutBudget int
 	// StatePath is the state file that keeps the counter across restarts
 	// (see package state); "": none, the counter starts at 0. StateReset
 	// writes 0 over it first.
@@ -121,6 +126,9 @@ func CheckConfig(cfg Config) error {
 	}
 	if cfg.LineBudget < 0 {
 		return fmt.Errorf("-line-budget %d: want a number of bytes (0: %d)", cfg.LineBudget, fetchadd.DefaultLineBudget)
+	}
+	if cfg.OutBudget < 0 {
+		return fmt.Errorf("-out-budget %d: want a number of bytes (0: %d)", cfg.OutBudget, DefaultOutBudget)
 	}
 	if cfg.Backlog < 0 {
 		return fmt.Errorf("-backlog %d: want 1 or more (0: %d)", cfg.Backlog, Backlog)

@@ -75,6 +75,8 @@ func (s *Server) serveConn(fd int) error {
 	defer sess.Close()
 	buf := make([]byte, readSize)
 	var out []byte
+	var held int // out's capacity, as the server's outBudget counts it
+	defer s.outBudget.hold(&held, 0)
 	for reads := 0; ; {
 		n, err := d.read(fd, buf)
 		if err != nil {
@@ -89,8 +91,9 @@ func (s *Server) serveConn(fd int) error {
 		}
 		for in := buf[:n]; len(in) > 0; {
 			var used int
-			out, used = sess.Answer(out[:0], in, outLimit)
+			out, used = sess.Answer(out[:0], in, s.outBudget.limit(out[:0]))
 			out = s.save(out, 0)
+			s.outBudget.hold(&held, cap(out))
 			in = in[used:]
 			if sent, err := d.sendAll(fd, out); err != nil {
 				switch {
@@ -100,6 +103,10 @@ func (s *Server) serveConn(fd int) error {
 					return err // no idle line in the middle of a reply
 				}
 				return s.idleOr(fd, err)
+			}
+			if !s.outBudget.keep(held) { // past the budget, a large buffer goes
+				out = nil
+				s.outBudget.hold(&held, 0)
 			}
 		}
 		if s.stopping.Load() {

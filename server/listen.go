@@ -48,11 +48,15 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.LineBudget == 0 {
 		cfg.LineBudget = fetchadd.DefaultLineBudget
 	}
+	if cfg.OutBudget == 0 {
+		cfg.OutBudget = DefaultOutBudget
+	}
 	logger := cfg.Log
 	if logger == nil {
 		logger = log.New(io.Discard, "", 0)
 	}
-	s := &Server{cfg: cfg, logger: logger, conns: make(map[int]bool), budget: fetchadd.NewBudget(cfg.LineBudget)}
+	s := &Server{cfg: cfg, logger: logger, conns: make(map[int]bool), budget: fetchadd.NewBudget(cfg.LineBudget),
+		outBudget: newOutBudget(cfg.OutBudget)}
 	// The listening socket first: a server that cannot listen must not
 	// touch the state file (-state-reset would write 0 over it).
 	fd, addr, err := openListener(cfg.Addr, cfg.Backlog)

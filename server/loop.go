@@ -206,9 +206,10 @@ func (l *loop) acceptAgain() { l.poller.Modify(l.srv.lfd, true, false) }
 func (l *loop) stop() {
 	l.closeInbox()
 	for _, c := range l.conns {
+		l.progress(c) // requests held back for a later turn
 		// What has arrived so far, within reason (stopReads). A client
 		// that has closed its side gets its last line answered as usual.
-		for i := 0; i < stopReads && c.reading && l.receive(c); i++ {
+		for i := 0; i < stopReads && c.reading && !c.dead && l.receive(c); i++ {
 			l.progress(c)
 		}
 		if c.eof {

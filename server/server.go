@@ -15,15 +15,17 @@ import (
 
 // Server is a listening fetch-and-add server.
 type Server struct {
-	cfg      Config
-	lfd      int // the listening socket
-	addr     netip.AddrPort
-	counter  fetchadd.Counter
-	logger   *log.Logger
-	budget   *fetchadd.Budget // memory for unfinished lines, shared by all connections
-	state    *state.File      // the state file; nil: the counter is not saved
-	stopping atomic.Bool
-	active   atomic.Int64 // connections being served
+	cfg     Config
+	lfd     int // the listening socket
+	addr    netip.AddrPort
+	counter fetchadd.Counter
+	logger  *log.Logger
+	budget  *fetchadd.Budget // memory for unfinished lines, shared by all connections
+	// outBudget is the memory for unsent replies, shared by all connections.
+	outBudget *outBudget
+	state     *state.File // the state file; nil: the counter is not saved
+	stopping  atomic.Bool
+	active    atomic.Int64 // connections being served
 
 	mu     sync.Mutex   // guards conns, lfd and the stop pipe against close and reuse of numbers
 	conns  map[int]bool // blocking modes: connections being served

@@ -48,11 +48,16 @@ func (l *uloop) received(u *uconn, cq uring.Completion) {
 // into c.out: the bytes of a send must stay where they are until its
 // completion, so the replies go after them. The first reply takes a
 // buffer from the loop's pool. What it cannot answer, because replies
-// are waiting that the client does not read, it keeps in c.in.
+// are waiting that the client does not read (limit of them: outLimit,
+// less past the server's outBudget), it keeps in c.in. As all of its
+// replies wait in c.out until a send's completion, a completion makes
+// at most limit of them (and the reply that passes it), as a turn of
+// the readiness loop does.
 func (l *uloop) answer(u *uconn, data []byte) {
 	c := &u.conn
+	limit := l.srv.outBudget.limit(c.out)
 	for len(data) > 0 && !c.dead {
-		if len(c.out) >= outLimit {
+		if len(c.out) >= limit {
 			c.in = append(c.in, data...)
 			return
 		}
@@ -61,7 +66,7 @@ func (l *uloop) answer(u *uconn, data []byte) {
 		}
 		before := len(c.out)
 		var used int
-		c.out, used = c.sess.Answer(c.out, data, outLimit)
+		c.out, used = c.sess.Answer(c.out, data, limit)
 		if l.srv.state != nil { // sent once saved, at the end of the batch
 			l.unsaved(c, len(c.out)-before)
 		}
@@ -123,8 +128,11 @@ func (l *uloop) progress(u *uconn) {
 	if c.dead {
 		return
 	}
-	if in := c.held(); in != nil {
+	if in := c.takeHeld(l.srv.outBudget.limit(c.out)); in != nil {
 		l.answer(u, in)
+		if len(c.in) == 0 {
+			c.in = nil
+		}
 	}
 	if c.ending() {
 		before := len(c.out)
@@ -138,7 +146,11 @@ func (l *uloop) progress(u *uconn) {
 			return
 		}
 	}
-	if !c.reading && !c.dead && c.wantsInput() {
+	if c.dead {
+		return
+	}
+	l.srv.outBudget.hold(&c.held, cap(c.out)+cap(c.in))
+	if !c.reading && c.wantsInput(l.srv.outBudget.limit(c.out)) {
 		switch {
 		case !l.draining:
 			c.reading = true
@@ -180,6 +192,7 @@ func (l *uloop) closeDead() {
 		}
 		l.putBuf(c.out)
 		c.out = nil
+		l.srv.outBudget.hold(&c.held, 0)
 		sock.Close(c.fd)
 		delete(l.conns, c.fd)
 		l.uconns[c.fd] = nil

@@ -16,9 +16,9 @@ import (
 // operations, which go through memory; -trace shows each of them twice,
 // in strace's notation for a call that blocks in one thread:
 //
-//	IORING_OP_RECV(fd=9, len=8192, IOSQE_BUFFER_SELECT, buf_group=0) <unfinished ...>
+//	IORING_OP_RECV(fd=9, len=4096, IOSQE_BUFFER_SELECT, buf_group=0) <unfinished ...>
 //	io_uring_enter(8, 1, 1, IORING_ENTER_GETEVENTS|IORING_ENTER_EXT_ARG, 0xc000182058, 24) = 1
-//	IORING_OP_RECV(fd=9, len=8192, IOSQE_BUFFER_SELECT, buf_group=0) = 7 (buf_id=0, "5\n3\r\nx\n")
+//	IORING_OP_RECV(fd=9, len=4096, IOSQE_BUFFER_SELECT, buf_group=0) = 7 (buf_id=0, "5\n3\r\nx\n")
 //
 // when it is queued as an SQE, and when its CQE is read, with its result.
 
