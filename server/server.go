@@ -90,6 +90,10 @@ type Config struct {
 	// writes 0 over it first.
 	StatePath  string
 	StateReset bool
+	// Store is another store for the counter, in place of a state file:
+	// a group commit over it (state.NewGroup), which loads the counter
+	// before its first commit. fetchadd-etcd gives etcd's.
+	Store *state.Group
 }
 
 // DefaultIdle is how long a connection may stay quiet (nothing received,
@@ -135,7 +139,8 @@ type Server struct {
 	counter  fetchadd.Counter
 	logger   *log.Logger
 	budget   *fetchadd.Budget // memory for unfinished lines, shared by all connections
-	state    *state.File      // the state file; nil: the counter is not saved
+	state    *state.Group     // the counter's group commit; nil: the counter is not saved
+	closeSt  func() int       // closes the store, saying how many commits it made
 	stopping atomic.Bool
 	active   atomic.Int64 // connections being served
 
@@ -167,6 +172,9 @@ func CheckConfig(cfg Config) error {
 	}
 	if cfg.StateReset && cfg.StatePath == "" {
 		return fmt.Errorf("-state-reset: give the file with -state FILE")
+	}
+	if cfg.Store != nil && cfg.StatePath != "" {
+		return fmt.Errorf("-state %s: the counter is kept in another store", cfg.StatePath)
 	}
 	if cfg.LineBudget < 0 {
 		return fmt.Errorf("-line-budget %d: want a number of bytes (0: %d)", cfg.LineBudget, fetchadd.DefaultLineBudget)
@@ -236,9 +244,12 @@ func Listen(cfg Config) (*Server, error) {
 			s.closeListener()
 			return nil, err
 		}
-		s.state = st
+		s.state, s.closeSt = &st.Group, st.Close
 		s.counter.Set(value)
 		logger.Printf("state: %s: the counter is %v", cfg.StatePath, value)
+	}
+	if cfg.Store != nil {
+		s.state, s.closeSt = cfg.Store, cfg.Store.Close
 	}
 	return s, nil
 }
@@ -300,8 +311,8 @@ func (s *Server) Counter() *fetchadd.Counter { return &s.counter }
 func (s *Server) Serve() error {
 	defer s.closeListener()
 	if s.state != nil {
-		s.state.Start(s.counter.Snapshot)
-		defer func() { s.logger.Printf("state: %d commits", s.state.Close()) }()
+		s.state.Start(s.counter.Snapshot, s.counter.Reset)
+		defer func() { s.logger.Printf("state: %d commits", s.closeSt()) }()
 	}
 	switch s.cfg.Mode {
 	case Threaded:
@@ -416,27 +427,34 @@ func refuse(replies []byte, err error) []byte {
 		if bytes.HasPrefix(replies, []byte(fetchadd.Invalid)) {
 			out = append(out, replies[:end]...)
 		} else {
-			out = fmt.Appendf(out, "%s not saved: %s (the add may still count)%s", fetchadd.Invalid, why(err), fetchadd.CRLF)
+			out = fmt.Appendf(out, "%s not saved: %s%s", fetchadd.Invalid, why(err), fetchadd.CRLF)
 		}
 		replies = replies[end:]
 	}
 	return out
 }
 
-// why is what a client is told of a failed save: the system's word for it
-// ("no space left on device"), or that the state file was removed or
-// replaced, without the file's name, which is the server's business (its
-// log has it).
+// why is what a client is told of a failed save: the store's words for
+// it (state.Reason), or the system's word for it ("no space left on
+// device"), or that the state file was removed or replaced, without the
+// file's name, which is the server's business (its log has it); and that
+// the add may still count.
 func why(err error) string {
 	var errno unix.Errno
-	if errors.Is(err, state.ErrReplaced) {
-		return state.ErrReplaced.Error()
+	var reason *state.Reason
+	switch {
+	case errors.As(err, &reason):
+		return reason.Text
+	case errors.Is(err, state.ErrReplaced):
+		return state.ErrReplaced.Error() + mayCount
+	case errors.As(err, &errno):
+		return errno.Error() + mayCount
 	}
-	if errors.As(err, &errno) {
-		return errno.Error()
-	}
-	return "the counter could not be saved"
+	return "the counter could not be saved" + mayCount
 }
+
+// mayCount ends a refusal whose commit's outcome is unknown.
+const mayCount = " (the add may still count)"
 
 // accept is sock.Accept; a test replaces it to make accept fail as the
 // kernel seldom does on demand (ECONNABORTED).

@@ -32,6 +32,7 @@ import (
 // file another server holds is refused, reset or not.
 func Open(path string, reset bool, logger *log.Logger) (*File, fetchadd.Number, error) {
 	f := &File{path: path, logger: logger, fd: -1}
+	f.Group = Group{store: f, name: path, logger: logger} // the counter is set from what open reads
 	value, err := f.open(reset)
 	if err != nil {
 		if f.fd >= 0 {
