@@ -66,6 +66,7 @@ func (s *Store) Start(me string) {
 	s.me = me
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	s.readOwner(ctx, s.opt.Prefix+"/owner/") // a standby's first refusals name the owner
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.campaign(ctx) }()
 	go func() { defer s.wg.Done(); s.watchOwner(ctx) }()
