@@ -73,6 +73,8 @@ var errLost = &Reason{
 // gives it a value loaded from the store, and returns the version of the
 // adds made before.
 func (g *Group) Start(snapshot func() (fetchadd.Number, uint64), reset func(fetchadd.Number) uint64) {
+	g.mu.Lock() // Refresh may run already
+	defer g.mu.Unlock()
 	_, g.durable = snapshot() // what the store held when the counter was set
 	g.tried = g.durable
 	g.snapshot, g.reset = snapshot, reset
@@ -102,17 +104,22 @@ func (g *Group) Sync(v uint64) error {
 	}
 }
 
-// Refresh loads the counter now if it is to be loaded before the next
-// commit, without waiting for an add to ask: fetchadd-etcd calls it when
-// it becomes the owner, so that its first adds are made on the value it
-// loads.
+// Refresh drops the counter in memory and loads it from the store now,
+// without waiting for an add to ask: fetchadd-etcd calls it when it
+// becomes the owner, so that its first adds are made on the value it
+// loads (the adds made before, on a counter of an earlier term, are
+// refused). Before Start it does nothing: the first Sync loads.
 func (g *Group) Refresh() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.snapshot == nil {
+		return
+	}
 	for g.committing {
 		g.cond.Wait()
 	}
-	if g.stale && !g.closed {
+	if !g.closed {
+		g.stale = true
 		g.turn()
 	}
 }

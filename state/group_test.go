@@ -148,3 +148,27 @@ func TestFileKeepsCounter(t *testing.T) {
 		t.Fatalf("the store holds %s after %d loads, want 6 after 1", v, m.loads)
 	}
 }
+
+// TestGroupRefresh: Refresh drops the counter even when no commit failed
+// (an owner that lost its lease quietly and won again): the adds made
+// before are refused, the next go on from the store's value.
+func TestGroupRefresh(t *testing.T) {
+	m := &memStore{value: fetchadd.Int(10)}
+	c := &counter{}
+	g := NewGroup(m, "mem", quiet)
+	g.Start(c.snapshot, c.reset)
+	defer g.Close()
+	g.Refresh()
+	if err := g.Sync(c.add(1)); err != nil || m.value.String() != "11" {
+		t.Fatalf("the first add: %v, the store holds %v; want 11", err, m.value)
+	}
+	m.set(50, nil, nil) // another owner's term
+	before := c.add(1)  // made on 11
+	g.Refresh()
+	if err := g.Sync(before); err != errLost {
+		t.Fatalf("an add made before Refresh: %v, want errLost", err)
+	}
+	if err := g.Sync(c.add(1)); err != nil || m.value.String() != "51" {
+		t.Fatalf("the add after Refresh: %v, the store holds %v; want 51", err, m.value)
+	}
+}
