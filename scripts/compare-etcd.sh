@@ -93,6 +93,7 @@ frontend() {
 	bin/fetchadd-etcd -endpoints "$1" -addr "127.0.0.1:$2" -lease "$LEASE" -idle 0 2>>"$dir/fe-$2.log" &
 	fe_pid=$!
 	pids+=($!)
+	disown $! # its kill -9 is no news
 }
 
 # bench PORT DEPTH: RUNS loads; prints the median's adds/s p50 p99 errors.
@@ -147,4 +148,4 @@ for ((i = 0; i < RUNS; i++)); do
 	wait_port $fe
 	t=$fe fe=$sb sb=$t
 done
-row "takeover after kill -9 (lease $LEASE)" "$(printf '%s\n' "${times[@]}" | sort -n | awk -v m=$(((RUNS + 1) / 2)) 'NR == m {printf "%9.2f s (median; all: ", $1} {printf "%s%.2f", (NR > 1 ? " " : ""), $1} END {print ")"}')"
+row "takeover after kill -9 (lease $LEASE)" "$(printf '%s\n' "${times[@]}" | sort -n | awk -v m=$(((RUNS + 1) / 2)) '{t[NR] = $1} END {printf "%9.2f s (median; all:", t[m]; for (i = 1; i <= NR; i++) printf " %.2f", t[i]; print ")"}')"
