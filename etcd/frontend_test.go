@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "fetchadd-etcd")
-	build := exec.Command("go", "build", "-o", binary, "./cmd/fetchadd-etcd")
+	build := exec.Command("go", append(append([]string{"build"}, raceFlags...), "-o", binary, "./cmd/fetchadd-etcd")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building fetchadd-etcd:", err)
@@ -107,13 +107,17 @@ func (f *frontend) logs() string {
 	return f.log.String()
 }
 
-// kill kills the front-end with SIGKILL, and waits for it to be gone.
+// kill kills the front-end with SIGKILL, waits for it to be gone, and
+// fails the test if the race detector reported a race in it.
 func (f *frontend) kill() {
 	f.cmd.Process.Kill()
 	select {
 	case <-f.exited:
 	case <-time.After(time.Minute):
 		f.t.Errorf("fetchadd-etcd %s: not gone a minute after SIGKILL", f.addr)
+	}
+	if logs := f.logs(); strings.Contains(logs, "DATA RACE") { // under go test -race
+		f.t.Errorf("fetchadd-etcd %s: the race detector found a race:\n%s", f.addr, logs)
 	}
 }
 
