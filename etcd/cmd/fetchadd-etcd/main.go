@@ -93,8 +93,11 @@ func run(args []string, stderr io.Writer) int {
 		runtime.GOMAXPROCS(srv.Loops() + 1)
 	}
 	me := srv.Addr().String()
-	if *advertise != "" {
+	switch {
+	case *advertise != "":
 		me = *advertise
+	case srv.Addr().Addr().IsUnspecified():
+		logger.Printf("standbys will name this server %s to clients: give -advertise HOST:PORT, the address they reach it at", me)
 	}
 	logger.Printf("%s server listening on %s, counter in etcd at %s%s (lease %v, timeout %v)", srv.Mode(), srv.Addr(), *endpoints, *prefix+"/counter", *lease, *timeout)
 	store.Start(me)
