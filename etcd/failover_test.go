@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -190,4 +191,32 @@ func TestThreeMembers(t *testing.T) {
 	l.waitAcks(200, "adds once the quorum is back")
 	l.end()
 	l.check(cli)
+}
+
+// TestPausedOwner: an owner stopped (SIGSTOP, as a long pause of the
+// process or its machine) past its lease, while clients pipeline adds on
+// it and on the standby; the standby takes over and serves; the old
+// owner, continued, still holds adds made on its old counter: its
+// transactions find its election key gone, and it refuses them instead
+// of writing over its successor's counter. No value is received twice.
+func TestPausedOwner(t *testing.T) {
+	c := startCluster(t, 1)
+	cli := c.client()
+	a := startFrontend(t, c)
+	waitOwner(t, cli, a.addr)
+	b := startFrontend(t, c)
+	l := startLoad(t, []string{a.addr, b.addr}, 2, 8)
+	l.waitAcks(200, "adds through the first owner")
+
+	a.cmd.Process.Signal(syscall.SIGSTOP)
+	waitOwner(t, cli, b.addr)
+	l.waitAcks(200, "adds through the new owner, the old one stopped")
+	a.cmd.Process.Signal(syscall.SIGCONT)
+	a.waitLog("this server no longer owns the counter")
+	l.waitAcks(200, "adds through the new owner, the old one continued")
+	l.end()
+	l.check(cli)
+	if !strings.Contains(a.logs(), "election key gone") && !strings.Contains(a.logs(), "lease ran out") {
+		t.Errorf("the old owner does not say why it stopped owning:\n%s", a.logs())
+	}
 }

@@ -56,6 +56,7 @@ type frontend struct {
 	exited chan struct{}
 	mu     sync.Mutex
 	log    bytes.Buffer
+	logged chan struct{} // a line was logged
 }
 
 var listening = regexp.MustCompile(`server listening on (\S+),`)
@@ -64,7 +65,7 @@ var listening = regexp.MustCompile(`server listening on (\S+),`)
 // waits for it to listen; it is killed when the test ends.
 func startFrontend(t *testing.T, c *cluster) *frontend {
 	t.Helper()
-	f := &frontend{t: t, exited: make(chan struct{})}
+	f := &frontend{t: t, exited: make(chan struct{}), logged: make(chan struct{}, 1)}
 	f.cmd = exec.Command(binary, "-addr", "127.0.0.1:0", "-loops", "1", "-endpoints", c.endpoints(),
 		"-lease", lease.String(), "-timeout", timeout.String(), "-idle", "0")
 	stderr, err := f.cmd.StderrPipe()
@@ -83,6 +84,10 @@ func startFrontend(t *testing.T, c *cluster) *frontend {
 			f.mu.Lock()
 			f.log.WriteString(sc.Text() + "\n")
 			f.mu.Unlock()
+			select {
+			case f.logged <- struct{}{}:
+			default:
+			}
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 			}
@@ -105,6 +110,23 @@ func (f *frontend) logs() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.log.String()
+}
+
+// waitLog waits until the front-end has logged a line with text in it
+// (two minutes at most).
+func (f *frontend) waitLog(text string) {
+	f.t.Helper()
+	deadline := time.NewTimer(2 * time.Minute)
+	defer deadline.Stop()
+	for !strings.Contains(f.logs(), text) {
+		select {
+		case <-f.logged:
+		case <-f.exited:
+			f.t.Fatalf("fetchadd-etcd %s exited before it logged %q:\n%s", f.addr, text, f.logs())
+		case <-deadline.C:
+			f.t.Fatalf("fetchadd-etcd %s: no %q logged in two minutes:\n%s", f.addr, text, f.logs())
+		}
+	}
 }
 
 // kill kills the front-end with SIGKILL, waits for it to be gone, and
