@@ -2,7 +2,7 @@ package server
 
 // With a state file, an event loop does not send a reply before its add
 // is on disk: it answers a batch of events into its connections' buffers,
-// has the counter saved as it is (state.File.Sync: one commit for the
+// has the counter saved as it is (state.Group.Sync: one commit for the
 // batch, and for the batches of other loops that wait meanwhile), then
 // sends the replies, or refusals if the commit failed. While it syncs,
 // the next batch gathers in the sockets' buffers, as in redis with
