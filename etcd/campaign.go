@@ -32,7 +32,15 @@ func (s *Store) campaign(ctx context.Context) {
 // standby's campaign wins at once when this front-end stops.
 func (s *Store) term(ctx context.Context) error {
 	ttl := max(int(s.opt.Lease/time.Second), 1)
-	sess, err := concurrency.NewSession(s.cli, concurrency.WithTTL(ttl))
+	// The grant within -timeout, and ctx: with etcd down, Close must not
+	// wait for it. The session's revoke at its end waits a lease at most.
+	grant, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	lease, err := s.cli.Grant(grant, int64(ttl))
+	cancel()
+	if err != nil {
+		return fmt.Errorf("lease: %w", err)
+	}
+	sess, err := concurrency.NewSession(s.cli, concurrency.WithLease(lease.ID), concurrency.WithTTL(ttl))
 	if err != nil {
 		return fmt.Errorf("lease: %w", err)
 	}

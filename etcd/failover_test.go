@@ -220,3 +220,33 @@ func TestPausedOwner(t *testing.T) {
 		t.Errorf("the old owner does not say why it stopped owning:\n%s", a.logs())
 	}
 }
+
+// TestStopWithoutEtcd: a front-end stopped (SIGTERM) while etcd is down,
+// campaigning in vain, exits within a bound: no call to etcd waits for
+// an etcd that does not answer. Two cases: etcd gone before the
+// front-end started, and gone while it owned the counter.
+func TestStopWithoutEtcd(t *testing.T) {
+	for _, when := range []string{"before", "while owning"} {
+		t.Run(when, func(t *testing.T) {
+			c := startCluster(t, 1)
+			if when == "before" {
+				c.kill(c.members[0])
+			}
+			a := startFrontend(t, c)
+			if when != "before" {
+				waitOwner(t, c.client(), a.addr)
+				c.kill(c.members[0])
+			}
+			a.waitLog("campaigning again")
+			a.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-a.exited:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("fetchadd-etcd not gone 30 s after SIGTERM, etcd down:\n%s", a.logs())
+			}
+			if !strings.Contains(a.logs(), "stopped") {
+				t.Errorf("fetchadd-etcd did not stop as it should:\n%s", a.logs())
+			}
+		})
+	}
+}
