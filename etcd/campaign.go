@@ -54,11 +54,11 @@ func (s *Store) term(ctx context.Context) error {
 		case <-won.Done():
 		}
 	}()
-	e := concurrency.NewElection(sess, s.opt.Prefix+"/owner")
-	if err := e.Campaign(won, s.me); err != nil {
+	key, rev, err := s.win(won, sess.Lease())
+	if err != nil {
 		return fmt.Errorf("campaign: %w", err)
 	}
-	drop := s.own(e.Key(), e.Rev())
+	drop := s.own(key, rev)
 	s.group.Refresh() // read the counter before the first adds
 	select {
 	case <-sess.Done():
@@ -69,6 +69,65 @@ func (s *Store) term(ctx context.Context) error {
 	}
 	s.disown()
 	return err
+}
+
+// win campaigns as concurrency.Election does, with the same keys: it puts
+// this front-end's election key, PREFIX/owner/LEASE, holding its address,
+// and waits until every key made before it is gone; the first key made
+// owns the counter. It returns the key and its create revision, the
+// fence. Unlike Election.Campaign, whose cleanup after a cancel waits on
+// the client's own context, every call here ends with ctx or -timeout:
+// etcd being down must not hold the campaign (nor Close). The key goes
+// with the lease when the term ends.
+func (s *Store) win(ctx context.Context, lease clientv3.LeaseID) (key string, rev int64, err error) {
+	key = fmt.Sprintf("%s/owner/%x", s.opt.Prefix, lease)
+	put, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	resp, err := s.cli.Txn(put).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, s.me, clientv3.WithLease(lease))).
+		Else(clientv3.OpGet(key)).Commit()
+	cancel()
+	if err != nil {
+		return "", 0, err
+	}
+	rev = resp.Header.Revision
+	if !resp.Succeeded {
+		rev = resp.Responses[0].GetResponseRange().Kvs[0].CreateRevision
+	}
+	for {
+		get, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+		older, err := s.cli.Get(get, s.opt.Prefix+"/owner/", append(clientv3.WithLastCreate(), clientv3.WithMaxCreateRev(rev-1))...)
+		cancel()
+		switch {
+		case err != nil:
+			return "", 0, err
+		case len(older.Kvs) == 0:
+			return key, rev, nil
+		}
+		if err := s.waitDelete(ctx, string(older.Kvs[0].Key), older.Header.Revision); err != nil {
+			return "", 0, err
+		}
+	}
+}
+
+// waitDelete waits until key, seen at revision rev, is deleted, or ctx
+// ends.
+func (s *Store) waitDelete(ctx context.Context, key string, rev int64) error {
+	w, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	for resp := range s.cli.Watch(w, key, clientv3.WithRev(rev+1)) {
+		if err := resp.Err(); err != nil {
+			return err
+		}
+		for _, ev := range resp.Events {
+			if ev.Type == clientv3.EventTypeDelete {
+				return nil
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.New("the watch on the election ended (etcd without a leader?)")
 }
 
 // own makes this front-end the owner, fenced by its election key's

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -124,7 +125,12 @@ func (f *frontend) waitLog(text string) {
 		case <-f.exited:
 			f.t.Fatalf("fetchadd-etcd %s exited before it logged %q:\n%s", f.addr, text, f.logs())
 		case <-deadline.C:
-			f.t.Fatalf("fetchadd-etcd %s: no %q logged in two minutes:\n%s", f.addr, text, f.logs())
+			f.cmd.Process.Signal(syscall.SIGQUIT) // its goroutines' stacks, into its log
+			select {
+			case <-f.exited:
+			case <-time.After(10 * time.Second):
+			}
+			f.t.Fatalf("fetchadd-etcd %s: no %q logged in two minutes; its log, and its stacks at SIGQUIT:\n%s", f.addr, text, f.logs())
 		}
 	}
 }
