@@ -3,6 +3,7 @@ package etcd_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -67,14 +68,21 @@ func startCluster(t *testing.T, n int) *cluster {
 	return c
 }
 
-// freeAddr is a loopback address with a port the kernel picked free.
+// freeAddr is a loopback address with a free port below the kernel's
+// range for clients' ports (ip_local_port_range, 32768 and up by
+// default): a member killed and started again binds its ports again,
+// which a client's socket (or one in TIME_WAIT) could hold meanwhile if
+// they were in that range.
 func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for try := 0; try < 100; try++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port in 20000-31999 after 100 tries")
+	return ""
 }
 
 // start starts m (again, on its directory, if it ran before).
