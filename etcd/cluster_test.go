@@ -106,6 +106,7 @@ func (c *cluster) start(m *member, initial string) {
 		"--auto-compaction-mode", "revision", "--auto-compaction-retention", "10000",
 		"--log-level", "warn", "--logger", "zap")
 	m.cmd.Stdout, m.cmd.Stderr = logf, logf
+	m.cmd.SysProcAttr = childAttr()
 	if err := m.cmd.Start(); err != nil {
 		c.t.Fatalf("etcd %s: %v", m.name, err)
 	}

@@ -69,6 +69,7 @@ func startFrontend(t *testing.T, c *cluster) *frontend {
 	f := &frontend{t: t, exited: make(chan struct{}), logged: make(chan struct{}, 1)}
 	f.cmd = exec.Command(binary, "-addr", "127.0.0.1:0", "-loops", "1", "-endpoints", c.endpoints(),
 		"-lease", lease.String(), "-timeout", timeout.String(), "-idle", "0")
+	f.cmd.SysProcAttr = childAttr()
 	stderr, err := f.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
