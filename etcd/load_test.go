@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"math/big"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -41,8 +42,8 @@ type load struct {
 func startLoad(t *testing.T, addrs []string, conns, depth int) *load {
 	l := &load{t: t, depth: depth, stop: make(chan struct{}), conns: map[net.Conn]bool{},
 		seen: map[string]bool{}, max: big.NewInt(-1), progress: make(chan struct{}, 1)}
-	for i, addr := range addrs {
-		l.addrs = append(l.addrs, addr)
+	l.addrs = slices.Clone(addrs) // before the clients read it
+	for i := range addrs {
 		for j := 0; j < conns; j++ {
 			l.wg.Add(1)
 			go l.client(i)
