@@ -1,5 +1,5 @@
 # fetchadd: the fetch-and-add lab on the Berkeley sockets calls.
-# make build | run | test | lint | cross | bench | compare | strace | fuzz | clean
+# make build | run | test | lint | cross | bench | compare | compare-etcd | strace | fuzz | clean
 # make peers | side-by-side [WIDE=1]: the lab in C, Python and Go beside fetchadd (lecture/)
 # make notes | notes-check: NOTES.md's transcripts, made by the code (tools/notes)
 
@@ -9,7 +9,7 @@ ADDR    ?= 127.0.0.1:50007
 FUZZTIME ?= 10s
 STATICCHECK_VERSION = v0.8.2
 
-.PHONY: build run test lint cross bench compare strace fuzz clean peers side-by-side notes notes-check FORCE
+.PHONY: build run test lint cross bench compare compare-etcd strace fuzz clean peers side-by-side notes notes-check FORCE
 
 build:
 	$(GO) build -o $(BIN) .
@@ -70,6 +70,12 @@ strace: build
 # (an environment variable, or make compare TARGETS=...) picks some.
 compare:
 	scripts/compare.sh
+
+# The counter in etcd (the nested module etcd/, docs/etcd.md): adds/s and
+# latency through fetchadd-etcd over one etcd member and three, beside the
+# disk's synced writes and -state FILE, and the takeover after kill -9.
+compare-etcd:
+	scripts/compare-etcd.sh
 
 # Each fuzz target for FUZZTIME.
 fuzz:

@@ -36,6 +36,17 @@ func (c *Counter) Set(v Number) {
 	c.mu.Unlock()
 }
 
+// Reset gives the counter the value v, read again from storage in place
+// of a value no longer trusted (another server may have moved it), and
+// returns the version of the adds made before, which were made on the
+// value dropped. The version goes on counting.
+func (c *Counter) Reset(v Number) (version uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.v = v
+	return c.version
+}
+
 // Version is the number of adds made so far. A server that saves the
 // counter waits until the saved value is of this version or a later one,
 // which holds every add made before.

@@ -8,6 +8,7 @@ import (
 
 	"fetchadd/fetchadd"
 	"fetchadd/sock"
+	"fetchadd/state"
 )
 
 // Backlog is listen's backlog: how many connections the kernel completes
@@ -74,6 +75,10 @@ type Config struct {
 	// writes 0 over it first.
 	StatePath  string
 	StateReset bool
+	// Store is another store for the counter, in place of a state file:
+	// a group commit over it (state.NewGroup), which loads the counter
+	// before its first commit. fetchadd-etcd gives etcd's.
+	Store *state.Group
 }
 
 // DefaultIdle is how long a connection may stay quiet (nothing received,
@@ -123,6 +128,9 @@ func CheckConfig(cfg Config) error {
 	}
 	if cfg.StateReset && cfg.StatePath == "" {
 		return fmt.Errorf("-state-reset: give the file with -state FILE")
+	}
+	if cfg.Store != nil && cfg.StatePath != "" {
+		return fmt.Errorf("-state %s: the counter is kept in another store", cfg.StatePath)
 	}
 	if cfg.LineBudget < 0 {
 		return fmt.Errorf("-line-budget %d: want a number of bytes (0: %d)", cfg.LineBudget, fetchadd.DefaultLineBudget)

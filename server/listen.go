@@ -74,9 +74,12 @@ func Listen(cfg Config) (*Server, error) {
 			s.closeListener()
 			return nil, err
 		}
-		s.state = st
+		s.state, s.closeSt = &st.Group, st.Close
 		s.counter.Set(value)
 		logger.Printf("state: %s: the counter is %v", cfg.StatePath, value)
+	}
+	if cfg.Store != nil {
+		s.state, s.closeSt = cfg.Store, cfg.Store.Close
 	}
 	return s, nil
 }

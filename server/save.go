@@ -13,7 +13,7 @@ import (
 
 // With a state file, an event loop does not send a reply before its add
 // is on disk: it answers a batch of events into its connections' buffers,
-// has the counter saved as it is (state.File.Sync: one commit for the
+// has the counter saved as it is (state.Group.Sync: one commit for the
 // batch, and for the batches of other loops that wait meanwhile), then
 // sends the replies, or refusals if the commit failed. While it syncs,
 // the next batch gathers in the sockets' buffers, as in redis with
@@ -149,24 +149,31 @@ func refuse(replies []byte, err error) []byte {
 		if bytes.HasPrefix(replies, []byte(fetchadd.Invalid)) {
 			out = append(out, replies[:end]...)
 		} else {
-			out = fmt.Appendf(out, "%s not saved: %s (the add may still count)%s", fetchadd.Invalid, why(err), fetchadd.CRLF)
+			out = fmt.Appendf(out, "%s not saved: %s%s", fetchadd.Invalid, why(err), fetchadd.CRLF)
 		}
 		replies = replies[end:]
 	}
 	return out
 }
 
-// why is what a client is told of a failed save: the system's word for it
-// ("no space left on device"), or that the state file was removed or
-// replaced, without the file's name, which is the server's business (its
-// log has it).
+// why is what a client is told of a failed save: the store's words for
+// it (state.Reason), or the system's word for it ("no space left on
+// device"), or that the state file was removed or replaced, without the
+// file's name, which is the server's business (its log has it); and that
+// the add may still count.
 func why(err error) string {
 	var errno unix.Errno
-	if errors.Is(err, state.ErrReplaced) {
-		return state.ErrReplaced.Error()
+	var reason *state.Reason
+	switch {
+	case errors.As(err, &reason):
+		return reason.Text
+	case errors.Is(err, state.ErrReplaced):
+		return state.ErrReplaced.Error() + mayCount
+	case errors.As(err, &errno):
+		return errno.Error() + mayCount
 	}
-	if errors.As(err, &errno) {
-		return errno.Error()
-	}
-	return "the counter could not be saved"
+	return "the counter could not be saved" + mayCount
 }
+
+// mayCount ends a refusal whose commit's outcome is unknown.
+const mayCount = " (the add may still count)"

@@ -92,8 +92,8 @@ func TestFlushHoldsUnsaved(t *testing.T) {
 // startState readies srv's state file as Serve does, for a loop the test
 // runs by hand, and closes it when the test ends.
 func startState(t *testing.T, srv *Server) {
-	srv.state.Start(srv.counter.Snapshot)
-	t.Cleanup(func() { srv.state.Close() })
+	srv.state.Start(srv.counter.Snapshot, srv.counter.Reset)
+	t.Cleanup(func() { srv.closeSt() })
 }
 
 // wantRefusals reads what the server sent until it closed: n refusals

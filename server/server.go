@@ -23,7 +23,8 @@ type Server struct {
 	budget  *fetchadd.Budget // memory for unfinished lines, shared by all connections
 	// outBudget is the memory for unsent replies, shared by all connections.
 	outBudget *outBudget
-	state     *state.File // the state file; nil: the counter is not saved
+	state     *state.Group // the counter's group commit; nil: the counter is not saved
+	closeSt   func() int   // closes the store, saying how many commits it made
 	stopping  atomic.Bool
 	active    atomic.Int64 // connections being served
 
@@ -58,8 +59,8 @@ func (s *Server) Counter() *fetchadd.Counter { return &s.counter }
 func (s *Server) Serve() error {
 	defer s.closeListener()
 	if s.state != nil {
-		s.state.Start(s.counter.Snapshot)
-		defer func() { s.logger.Printf("state: %d commits", s.state.Close()) }()
+		s.state.Start(s.counter.Snapshot, s.counter.Reset)
+		defer func() { s.logger.Printf("state: %d commits", s.closeSt()) }()
 	}
 	switch s.cfg.Mode {
 	case Threaded:

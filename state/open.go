@@ -41,6 +41,7 @@ func Open(path string, reset bool, logger *log.Logger) (*File, fetchadd.Number, 
 		return nil, fetchadd.Number{}, fmt.Errorf("state file %s: %w", path, err)
 	}
 	f := &File{path: path, abs: abs, logger: logger, fd: -1}
+	f.Group = Group{store: f, name: path, logger: logger} // the counter is set from what open reads
 	value, err := f.open(reset)
 	if err != nil {
 		if f.fd >= 0 {

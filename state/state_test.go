@@ -41,6 +41,13 @@ func (c *counter) snapshot() (fetchadd.Number, uint64) {
 	return c.v, c.version
 }
 
+func (c *counter) reset(v fetchadd.Number) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.v = v
+	return c.version
+}
+
 // openStarted opens path and starts its committer on a counter that holds
 // what the file held.
 func openStarted(t *testing.T, path string) (*File, *counter) {
@@ -50,7 +57,7 @@ func openStarted(t *testing.T, path string) (*File, *counter) {
 		t.Fatal(err)
 	}
 	c := &counter{v: v}
-	f.Start(c.snapshot)
+	f.Start(c.snapshot, c.reset)
 	return f, c
 }
 
