@@ -17,7 +17,7 @@ import (
 //     loop's waits that submitted nothing and returned with nothing
 //     ("io_uring_enter(8, 0, 1, ...) = 0"), are dropped:
 //     where the threads' calls meet, and when the runtime's own signals
-//     come, are a matter of timing (the transcript NOTES.md explains
+//     come, are a matter of timing (the transcript the notes explain
 //     shows the SIGINT's, and the tool makes it again until it does);
 //   - strace's "???( <detached ...>", a thread that the process's exit
 //     ended inside a call strace does not trace (a futex, say), so that

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// A scenario makes one transcript of NOTES.md: it runs the programs as a
+// A scenario makes one transcript of the notes: it runs the programs as a
 // student would, in one or more terminals, and writes what each shows.
 type scenario struct {
 	name    string
@@ -21,7 +21,7 @@ type scenario struct {
 	// to the end of that part of the transcript, lines made by several
 	// threads at once, in an order that varies, compared as a set.
 	unordered []string
-	// accept, if set, says whether a run came out the way NOTES.md shows
+	// accept, if set, says whether a run came out the way the notes show
 	// and explains, for a scenario whose outcome depends on how threads
 	// are scheduled; the tool runs it again otherwise.
 	accept func(out string) error
@@ -206,7 +206,7 @@ var scenarios = []*scenario{
 		// server replies within the delayed-ACK time of a request), so
 		// load can change it: with two busy loops beside the check, one
 		// run of four showed no stall for two writes either. A run with
-		// an outcome other than the one NOTES.md explains is made again.
+		// an outcome other than the one the notes explain is made again.
 		accept: func(out string) error {
 			for _, want := range []string{
 				"one write   TCP_NODELAY off  no stall", "one write   TCP_NODELAY on   no stall",

@@ -166,13 +166,13 @@ func shOK(command string) step {
 // withPort replaces a listing's PORT = 50007 with {port}.
 var withPort = []string{fmt.Sprintf("PORT = %d ", labPort), "PORT = {port} "}
 
-// listing writes listing name of NOTES.md to file in the scenario's
+// listing writes listing name of the notes to file in the scenario's
 // directory, with each old string replaced by its new one (expanded).
 func listing(name, file string, replace ...string) step {
 	return func(r *runner) error {
 		text, ok := r.listings[name]
 		if !ok {
-			return fmt.Errorf("no listing %q in NOTES.md", name)
+			return fmt.Errorf("no listing %q in the notes (NOTES.md, docs/*.md)", name)
 		}
 		for i := 0; i+1 < len(replace); i += 2 {
 			if !strings.Contains(text, replace[i]) {
