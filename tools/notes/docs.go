@@ -9,8 +9,8 @@ import (
 	"strings"
 )
 
-// A doc is one file of the notes: NOTES.md, the guide at the top, or a
-// chapter of docs/. Each holds its own transcripts, listings and
+// A doc is one file of the notes: NOTES.md, the guide to the chapters,
+// or a chapter of docs/. Each holds its own transcripts, listings and
 // figures; a scenario's transcript is in one of them, and a listing a
 // scenario runs may be in any.
 type doc struct {

@@ -1,5 +1,5 @@
-// Command notes makes every transcript of the notes (NOTES.md and the
-// chapters in docs/) from the programs as they are, and checks that the
+// Command notes makes every transcript of the notes (NOTES.md and
+// the chapters in docs/) from the programs as they are, and checks that the
 // notes still show what they print.
 //
 //	make notes          (go run ./tools/notes): rewrite each transcript in place

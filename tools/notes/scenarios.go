@@ -78,6 +78,42 @@ var scenarios = []*scenario{
 		},
 	},
 	{
+		name:    "py3-bytes",
+		summary: "the handout's conn.sendall of a str on Python 3, and the two ways to send bytes",
+		needs:   []string{"python3"},
+		steps: []step{
+			sh(`python3 -c 'import socket; a, b = socket.socketpair(); a.sendall("!!!!\r\n")'`,
+				`python3 -c 'import socket; a, b = socket.socketpair(); a.sendall(b"!!!!\r\n"); print(b.recv(100))'`,
+				`python3 -c 'import socket; a, b = socket.socketpair(); a.sendall("  --> {0}\r\n".format(5).encode()); print(b.recv(100))'`),
+		},
+	},
+	{
+		name:    "capture-read",
+		summary: "a capture made here (docs/lab-session.pcap: tcpdump -w on lo, one session of the lab's client), read without root",
+		needs:   []string{"tcpdump"},
+		steps: []step{
+			sh("tcpdump -# -n -t -r docs/lab-session.pcap 2>/dev/null"),
+		},
+	},
+	{
+		name:    "ctrl-z",
+		summary: "a server stopped with Ctrl-Z still holds its port: the bind error, ss -ltnp, fg and Ctrl-C",
+		needs:   []string{"ss"},
+		steps: []step{
+			port(),
+			tty(1, labServer),
+			waitListen(prog(1), "port"),
+			ctrlZ(1),
+			say("terminal 2"),
+			sh(labServer, "ss -ltnp 'sport = :{port}'"),
+			fg(1),
+			ctrlC(1),
+			waitExit(1),
+			say("terminal 2"),
+			sh("ss -ltn 'sport = :{port}'"),
+		},
+	},
+	{
 		name:    "docs-echo",
 		summary: "the Python documentation's echo server under strace, and its client",
 		needs:   []string{"python3", "strace"},

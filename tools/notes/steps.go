@@ -301,6 +301,37 @@ func ctrlC(n int) step {
 	})
 }
 
+// ctrlZ is Ctrl-Z on terminal n: the program stops, and keeps every
+// descriptor it has, its listening socket too. A shell's terminal sends
+// SIGTSTP to the job; here the program has no shell above it, and the
+// kernel discards SIGTSTP for such a process group (orphaned), so the
+// step sends SIGSTOP, which stops it the same way. It waits until the
+// program is stopped.
+func ctrlZ(n int) step {
+	return onProg(prog(n), func(r *runner, q *proc) error {
+		r.say("terminal %d: Ctrl-Z", n)
+		if err := q.signalGroup(syscall.SIGSTOP); err != nil {
+			return err
+		}
+		for !q.stopped() {
+			if r.left() <= 0 || !q.running() {
+				return fmt.Errorf("terminal %d: Ctrl-Z did not stop %s", n, q.command)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return nil
+	})
+}
+
+// fg is the shell's fg for the program Ctrl-Z stopped in terminal n:
+// SIGCONT to its process group.
+func fg(n int) step {
+	return onProg(prog(n), func(r *runner, q *proc) error {
+		r.say("terminal %d: fg", n)
+		return q.signalGroup(syscall.SIGCONT)
+	})
+}
+
 // interrupt is Ctrl-C in terminal n, where a server runs: SIGINT to it,
 // then wait for it to end.
 func interrupt(n int) step {
