@@ -1,7 +1,7 @@
 # fetchadd: the fetch-and-add lab on the Berkeley sockets calls.
 # make build | run | test | lint | cross | bench | compare | strace | fuzz | clean
 # make peers | side-by-side: the lab in C and Python beside the Go (lecture/)
-# make notes | notes-check: the transcripts of NOTES.md and docs/, made by the code (tools/notes)
+# make notes | notes-check: the transcripts of README.md, NOTES.md and docs/, made by the code (tools/notes)
 
 GO      ?= go
 BIN     ?= bin/fetchadd
@@ -101,13 +101,13 @@ bin/peer-python-client: lecture/python/client.py
 bin/peer-python-threaded-server: lecture/python/threaded_server.py
 	$(PYWRAP)
 
-# The transcripts of the notes (NOTES.md and the chapters in docs/), each
-# between <!-- transcript NAME: ... --> and <!-- end -->, made by running
-# the programs as they are (tools/notes): notes writes them in place;
-# notes-check makes them again in memory and fails, with a diff, where a
-# file differs after normalising only what varies from run to run (pids,
-# ports, times, ...); both check what the notes name in the repository
-# and link to (tools/notes/refs.go). Linux, with strace,
+# The transcripts of the notes (README.md, NOTES.md and the chapters in
+# docs/), each between <!-- transcript NAME: ... --> and <!-- end -->,
+# made by running the programs as they are (tools/notes): notes writes
+# them in place; notes-check makes them again in memory and fails, with a
+# diff, where a file differs after normalising only what varies from run
+# to run (pids, ports, times, ...); both check what the notes name in the
+# repository and link to (tools/notes/refs.go). Linux, with strace,
 # tcpdump (as root), nc, ss and python3 (.ci/run installs them); a
 # transcript whose tools are missing is skipped, saying so, except in CI.
 notes: build peers

@@ -9,8 +9,9 @@ import (
 	"strings"
 )
 
-// A doc is one file of the notes: NOTES.md, the guide to the chapters,
-// or a chapter of docs/. Each holds its own transcripts, listings and
+// A doc is one file of the notes: README.md, whose first screen is the
+// lab's session, NOTES.md, the guide to the chapters, or a chapter of
+// docs/. Each holds its own transcripts, listings and
 // figures; a scenario's transcript is in one of them, and a listing a
 // scenario runs may be in any.
 type doc struct {
@@ -25,9 +26,10 @@ type doc struct {
 // (path; "" for root/name).
 type docFile struct{ name, path string }
 
-// allDocs are the notes: NOTES.md and docs/*.md, in that order.
+// allDocs are the notes: README.md, NOTES.md and docs/*.md, in that
+// order.
 func allDocs(root string) ([]docFile, error) {
-	files := []docFile{{name: "NOTES.md"}}
+	files := []docFile{{name: "README.md"}, {name: "NOTES.md"}}
 	chapters, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	if err != nil {
 		return nil, err
@@ -61,7 +63,7 @@ func readDocs(root string, files []docFile) ([]*doc, error) {
 	return docs, nil
 }
 
-// dir is the doc's directory from the root ("." for NOTES.md).
+// dir is the doc's directory from the root ("." for README.md and NOTES.md).
 func (d *doc) dir() string { return path.Dir(d.name) }
 
 // listings are the listings of docs by name; a later doc's listing of a

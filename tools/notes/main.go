@@ -1,5 +1,5 @@
-// Command notes makes every transcript of the notes (NOTES.md and
-// the chapters in docs/) from the programs as they are, and checks that the
+// Command notes makes every transcript of the notes (README.md, NOTES.md
+// and the chapters in docs/) from the programs as they are, and checks that the
 // notes still show what they print.
 //
 //	make notes          (go run ./tools/notes): rewrite each transcript in place
@@ -41,7 +41,7 @@ import (
 
 func main() {
 	check := flag.Bool("check", false, "make the transcripts in memory and fail if a file of the notes differs (after normalising what varies between runs)")
-	file := flag.String("file", "", "only this `FILE` of the notes, relative to the repository's root (default: NOTES.md and docs/*.md)")
+	file := flag.String("file", "", "only this `FILE` of the notes, relative to the repository's root (default: README.md, NOTES.md and docs/*.md)")
 	only := flag.String("only", "", "comma-separated transcript `NAMES`: only these")
 	repeat := flag.Int("repeat", 0, "run each transcript `N` times and say how many different ones came out, normalised (to see whether a scenario is deterministic)")
 	strict := flag.Bool("strict", os.Getenv("CI") != "", "fail when a transcript cannot be made here")
@@ -170,7 +170,7 @@ func run(o options) error {
 	if complete {
 		for _, s := range scenarios {
 			if _, ok := where[s.name]; !ok {
-				problems = append(problems, fmt.Sprintf("scenario %s has no transcript in the notes (NOTES.md, docs/*.md)", s.name))
+				problems = append(problems, fmt.Sprintf("scenario %s has no transcript in the notes (README.md, NOTES.md, docs/*.md)", s.name))
 			}
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-// notes reads the files of the notes (NOTES.md, docs/*.md), with
+// notes reads the files of the notes (README.md, NOTES.md, docs/*.md), with
 // their blocks.
 func notes(t *testing.T) (root string, docs []*doc) {
 	t.Helper()

@@ -172,7 +172,7 @@ func listing(name, file string, replace ...string) step {
 	return func(r *runner) error {
 		text, ok := r.listings[name]
 		if !ok {
-			return fmt.Errorf("no listing %q in the notes (NOTES.md, docs/*.md)", name)
+			return fmt.Errorf("no listing %q in the notes (README.md, NOTES.md, docs/*.md)", name)
 		}
 		for i := 0; i+1 < len(replace); i += 2 {
 			if !strings.Contains(text, replace[i]) {
