@@ -458,7 +458,7 @@ func TestUnfinishedLines(t *testing.T) {
 		}
 		srv.waitRead()
 		// The others are still answered: how fast is a figure to read
-		// (README's limits), not to assert on.
+		// (docs/operating.md's limits), not to assert on.
 		var slowest time.Duration
 		for i := 0; i < 100; i++ {
 			start := time.Now()

@@ -293,8 +293,8 @@ func untilServed(logger *log.Logger, stop func(), served <-chan error, signals <
 // sock/raw.go). A server pinned to one CPU (taskset -c 1) starts with
 // GOMAXPROCS 1: its loop would wait the scheduler's way, and the runtime,
 // with no idle P, would hand its P to another thread at every wait that
-// outlasts a tick of its monitor (NOTES.md, "The Go runtime in the hot
-// path", measures it).
+// outlasts a tick of its monitor (docs/measuring.md, "The Go runtime in
+// the hot path", measures it).
 func spareLoopsP(srv *server.Server) {
 	if (srv.Mode() == server.Event || srv.Mode() == server.Uring) && runtime.GOMAXPROCS(0) < srv.Loops()+1 {
 		runtime.GOMAXPROCS(srv.Loops() + 1)

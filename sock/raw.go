@@ -43,7 +43,7 @@ import (
 //     no wait is raw: a stop of the world would wait for the loop's next
 //     event.
 //
-// Measured in NOTES.md ("The Go runtime in the hot path"): at depth 1 the
+// Measured in docs/measuring.md ("The Go runtime in the hot path"): at depth 1 the
 // handing over of P around each wait, and sysmon's wake-ups, cost more
 // server CPU per reply than the Go code of the reply itself.
 
