@@ -108,7 +108,7 @@ func TestEditedTranscriptFails(t *testing.T) {
 // whose calls differ is not.
 func TestVariationIsNormalised(t *testing.T) {
 	_, docs := notes(t)
-	for _, name := range []string{"strace-session", "packets", "lab-lesson", "trace-uring"} {
+	for _, name := range []string{"strace-session", "packets", "lab-lesson", "trace-uring", "ctrl-z"} {
 		_, b := transcript(t, docs, name)
 		s := scenarioByName(name)
 		stored := made{summary: b.summary, lines: b.body}
@@ -181,6 +181,7 @@ func anotherLine(l string) string {
 	}
 	add(`\[pid +(\d+)\]`, 1111)
 	add(`\bpid (\d+)`, 1111)
+	add(`\bpid=(\d+)`, 1111)
 	add(`^(\d+) +[a-z<]`, 1111)
 	add(`:\[(\d+)\]`, 5)
 	add(`TS val (\d+)`, 1000)
