@@ -54,7 +54,7 @@ bench: build
 	kill $$pid
 
 # The lab's server under strace, showing the socket story and hiding the
-# Go runtime's own calls (see NOTES.md).
+# Go runtime's own calls (docs/lab-8-watching.md explains each option).
 strace: build
 	strace -f -qq -yy -s 64 -e trace=%network,read,close,pipe2,ppoll,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait -e signal=none $(BIN) serve -addr $(ADDR) $(SERVE_FLAGS)
 
