@@ -1,7 +1,7 @@
 # fetchadd: the fetch-and-add lab on the Berkeley sockets calls.
 # make build | run | test | lint | cross | bench | compare | compare-etcd | strace | fuzz | clean
 # make peers | side-by-side [WIDE=1]: the lab in C, Python and Go beside fetchadd (lecture/)
-# make notes | notes-check: NOTES.md's transcripts, made by the code (tools/notes)
+# make notes | notes-check: the transcripts of README.md, NOTES.md and docs/, made by the code (tools/notes)
 
 GO      ?= go
 BIN     ?= bin/fetchadd
@@ -24,7 +24,7 @@ run: build
 # The peers' tests (lecture/ in C and Python: lecture_test.go,
 # tools/sidebyside) are part of go test ./...; they build the peers
 # themselves, and skip, naming it, when cc, python3 or strace is missing
-# (.ci/run installs them). Last, notes-check: NOTES.md's transcripts
+# (.ci/run installs them). Last, notes-check: the notes' transcripts
 # against what the code prints now.
 test:
 	$(GO) test -race -count=1 ./...
@@ -54,7 +54,7 @@ bench: build
 	kill $$pid
 
 # The lab's server under strace: its socket calls, live, on this terminal,
-# between the server's log lines (NOTES.md, "The server under strace").
+# between the server's log lines (docs/lab-8-watching.md).
 # strace writes to a filter (-o "|..."), so each call comes out whole,
 # never cut by a log line; the filter leaves out the calls on files (-yy
 # names them: 3</etc/ld.so.cache>), the dynamic loader's and the Go
@@ -120,11 +120,13 @@ bin/peer-python-client: lecture/python/client.py
 bin/peer-python-threaded-server: lecture/python/threaded_server.py
 	$(PYWRAP)
 
-# NOTES.md's transcripts, each between <!-- transcript NAME: ... --> and
-# <!-- end -->, made by running the programs as they are (tools/notes):
-# notes writes them in place; notes-check makes them again in memory and
-# fails, with a diff, where NOTES.md differs after normalising only what
-# varies from run to run (pids, ports, times, ...). Linux, with strace,
+# The transcripts of the notes (README.md, NOTES.md and the chapters in
+# docs/), each between <!-- transcript NAME: ... --> and <!-- end -->,
+# made by running the programs as they are (tools/notes): notes writes
+# them in place; notes-check makes them again in memory and fails, with a
+# diff, where a file differs after normalising only what varies from run
+# to run (pids, ports, times, ...); both check what the notes name in the
+# repository and link to (tools/notes/refs.go). Linux, with strace,
 # tcpdump (as root), nc, ss and python3 (.ci/run installs them); a
 # transcript whose tools are missing is skipped, saying so, except in CI.
 notes: build peers

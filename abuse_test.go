@@ -458,7 +458,7 @@ func TestUnfinishedLines(t *testing.T) {
 		}
 		srv.waitRead()
 		// The others are still answered: how fast is a figure to read
-		// (README's limits), not to assert on. Each exchange has its own
+		// (docs/operating.md's limits), not to assert on. Each exchange has its own
 		// deadline: under load, the 5,000 dials alone can take longer
 		// than a deadline set at the dial.
 		var slowest time.Duration

@@ -100,7 +100,7 @@ func pyServer(t *testing.T) []string {
 }
 
 // needIntLimit skips a test of the Python server's replies where its
-// int() has no 4300-digit limit: the README's protocol is Python 3.11's
+// int() has no 4300-digit limit: fetchadd's protocol (docs/operating.md) is Python 3.11's
 // (the limit came in 3.11, 3.10.7, 3.9.14, 3.8.14 and 3.7.14).
 func needIntLimit(t *testing.T) {
 	t.Helper()
@@ -329,7 +329,7 @@ func TestPeerClientsGolden(t *testing.T) {
 }
 
 // TestCServerDifferences checks each row of the table in
-// lecture/c/server.c's header comment (and NOTES.md): what the C server
+// lecture/c/server.c's header comment (and docs/lab-4-server.md): what the C server
 // answers where a long long and strtoll must differ from Python's int(),
 // and where they agree although one might think not. Each row runs on a
 // fresh C server, a fresh Go server and a fresh Go twin (lecture/go, in

@@ -244,7 +244,7 @@ Modes:
 	defer signal.Stop(signals)
 	srv, err := server.Listen(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "fetchadd serve: %v\n", err)
+		fmt.Fprintf(stderr, "fetchadd serve: %v%s\n", err, inUseHint(err, cfg.Addr.Port()))
 		var refused *uring.RefusedError
 		if errors.As(err, &refused) {
 			return exitUsage // this system will not run the mode asked for: ask for another

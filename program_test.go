@@ -303,7 +303,9 @@ func TestInterrupt(t *testing.T) {
 	}
 }
 
-// TestPortInUse: one line that names the address, status 1.
+// TestPortInUse: one line that names the address, status 1, and the
+// command that names who listens there; that command, run, names this
+// test's listener (where the command is installed).
 func TestPortInUse(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -311,9 +313,25 @@ func TestPortInUse(t *testing.T) {
 	}
 	defer l.Close()
 	addr := l.Addr().String()
+	port := uint16(l.Addr().(*net.TCPAddr).Port)
 	out, status := runProgram(t, "", "serve", "-addr", addr)
 	if status != 1 || strings.Count(out, "\n") != 1 || !strings.Contains(out, addr) || !strings.Contains(out, "bind: address already in use") {
 		t.Fatalf("status %d, stderr %q; want 1 and one line naming %s", status, out, addr)
+	}
+	hint := whoListens(port)
+	if !strings.Contains(out, hint+" names it)") {
+		t.Fatalf("stderr %q does not suggest %s", out, hint)
+	}
+	name := strings.Fields(hint)[0]
+	if _, err := exec.LookPath(name); err != nil {
+		t.Skipf("the hint's command, %s, is not installed here", name)
+	}
+	listing, err := exec.Command("sh", "-c", hint).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", hint, err, listing)
+	}
+	if !strings.Contains(string(listing), "LISTEN") || !strings.Contains(string(listing), strconv.Itoa(int(port))) {
+		t.Errorf("%s does not show the listener on port %d:\n%s", hint, port, listing)
 	}
 }
 

@@ -35,7 +35,7 @@
 //     no wait is raw: a stop of the world would wait for the loop's next
 //     event.
 //
-// Measured in NOTES.md ("The Go runtime in the hot path"): at depth 1 the
+// Measured in docs/measuring.md ("The Go runtime in the hot path"): at depth 1 the
 // handing over of P around each wait, and sysmon's wake-ups, cost more
 // server CPU per reply than the Go code of the reply itself.
 package rawwait
@@ -93,7 +93,7 @@ func asyncPreemptOff() bool {
 // the garbage collector). A server pinned to one CPU (taskset -c 1) starts
 // with GOMAXPROCS 1: its loop would wait the scheduler's way, and the
 // runtime, with no idle P, would hand its P to another thread at every
-// wait that outlasts a tick of its monitor (NOTES.md, "The Go runtime in
+// wait that outlasts a tick of its monitor (docs/measuring.md, "The Go runtime in
 // the hot path", measures it).
 func SpareP(loops int) {
 	if runtime.GOMAXPROCS(0) < loops+1 {

@@ -7,7 +7,7 @@ import "sync/atomic"
 // 30 MB of replies and requests together (twice the budget, and 4 KiB
 // each; in the uring mode a receive of 4 KiB each more), where each
 // could hold some 128 KiB without it (390 MB); the server stays under
-// 100 MB in every mode (README, the limits).
+// 100 MB in every mode (docs/operating.md, the limits).
 const DefaultOutBudget = 8 << 20
 
 // outFloor is what a connection may always hold, whatever the budget

@@ -40,7 +40,7 @@
 #include <unistd.h>      /* read, write, close */
 
 #define MAXLINE 16384    /* bytes before the LF; a longer line is "!!!!" */
-#define BACKLOG 1        /* the lab's listen(1): see NOTES.md, the backlog */
+#define BACKLOG 1        /* the lab's listen(1): see docs/lab-5-one-at-a-time.md */
 
 static long long counter;          /* one counter for the server's life */
 static char out[8192];             /* replies to send, in order */

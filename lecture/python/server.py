@@ -5,9 +5,10 @@ TCP server, in Python 3. Read it beside ../c/server.c and the Go
     python3 server.py [HOST] PORT      (PORT 0: any free port; it says which)
 
 One client at a time. Each line gets b"  --> OLD\\r\\n" or b"!!!!\\r\\n",
-exactly as the README's protocol says: the line is read by Python's int()
-on bytes, a line longer than 16384 bytes before its LF is "!!!!", numbers
-are printed in full however long, replies come in the order of the lines.
+exactly as fetchadd's protocol says (docs/operating.md): the line is read
+by Python's int() on bytes, a line longer than 16384 bytes before its LF
+is "!!!!", numbers are printed in full however long, replies come in the
+order of the lines.
 
 The handout says conn.sendall("!!!!\\r\\n"): that is Python 2, where a
 str is bytes. In Python 3 a socket sends bytes, b"!!!!\\r\\n", and the

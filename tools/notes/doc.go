@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// NOTES.md holds four kinds of marked block, each a fenced code block
+// A file of the notes (NOTES.md, docs/*.md) holds four kinds of marked block, each a fenced code block
 // between an opening marker and <!-- end -->:
 //
 //	<!-- transcript NAME: SUMMARY -->   made by scenario NAME (make notes)
@@ -17,7 +17,7 @@ import (
 // A transcript's marker line and body are the tool's: make notes writes
 // both, and make notes-check compares both.
 
-// block is one marked block of NOTES.md.
+// block is one marked block of a file of the notes.
 type block struct {
 	kind    string   // transcript, listing, measured, diagram
 	name    string   // transcript and listing only
@@ -75,7 +75,7 @@ func parse(lines []string) ([]block, error) {
 	return blocks, nil
 }
 
-// unmarkedFences are the code blocks NOTES.md may have outside markers:
+// unmarkedFences are the code blocks the notes may have outside markers:
 // commands to type (sh), excerpts of code, and diagrams GitHub draws. A
 // block of program output (text, console, no info string) must be a
 // transcript, a listing or a dated measurement.

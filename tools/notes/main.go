@@ -1,9 +1,10 @@
-// Command notes makes every transcript in NOTES.md from the programs as
-// they are, and checks that NOTES.md still shows what they print.
+// Command notes makes every transcript of the notes (README.md, NOTES.md
+// and the chapters in docs/) from the programs as they are, and checks that the
+// notes still show what they print.
 //
 //	make notes          (go run ./tools/notes): rewrite each transcript in place
 //	make notes-check    (go run ./tools/notes -check): make them again, in
-//	                    memory, and fail with a diff where NOTES.md differs
+//	                    memory, and fail with a diff where a file differs
 //
 // A transcript is a fenced block between <!-- transcript NAME: SUMMARY -->
 // and <!-- end -->; scenario NAME (scenarios.go), a list of steps as a
@@ -11,11 +12,12 @@
 // line, wait for what it prints, Ctrl-C, ...), runs the real programs
 // (fetchadd, the lecture's peers, strace, tcpdump, ss, nc, python3) on
 // loopback, on port 50007 or the next free one, and writes what they
-// print. The check compares after normalize (normalize.go) has replaced
+// print. Each scenario has its transcript in exactly one file of the
+// notes. The check compares after normalize (normalize.go) has replaced
 // what varies from run to run, and only that. It also fails when a code
 // block outside the markers could be a transcript written by hand, and
-// when NOTES.md names a file, function or identifier the repository does
-// not have (refs.go).
+// when a file names a file, function or identifier the repository does
+// not have, or links to a file or a heading that is not there (refs.go).
 //
 // The transcripts are Linux's. A transcript whose programs are missing
 // here (strace, tcpdump, nc, ss, python3, cc) or that needs root
@@ -38,8 +40,8 @@ import (
 )
 
 func main() {
-	check := flag.Bool("check", false, "make the transcripts in memory and fail if NOTES.md differs (after normalising what varies between runs)")
-	file := flag.String("file", "NOTES.md", "the notes, relative to the repository's root or absolute")
+	check := flag.Bool("check", false, "make the transcripts in memory and fail if a file of the notes differs (after normalising what varies between runs)")
+	file := flag.String("file", "", "only this `FILE` of the notes, relative to the repository's root (default: README.md, NOTES.md and docs/*.md)")
 	only := flag.String("only", "", "comma-separated transcript `NAMES`: only these")
 	repeat := flag.Int("repeat", 0, "run each transcript `N` times and say how many different ones came out, normalised (to see whether a scenario is deterministic)")
 	strict := flag.Bool("strict", os.Getenv("CI") != "", "fail when a transcript cannot be made here")
@@ -49,15 +51,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "notes:", err)
 		os.Exit(2)
 	}
-	path := *file
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(root, path)
+	var files []docFile
+	if *file != "" {
+		files = []docFile{{name: filepath.ToSlash(filepath.Clean(*file))}}
 	}
 	var names []string
 	if *only != "" {
 		names = strings.Split(*only, ",")
 	}
-	opts := options{root: root, path: path, check: *check, only: names, repeat: *repeat, strict: *strict, out: os.Stdout}
+	opts := options{root: root, files: files, check: *check, only: names, repeat: *repeat, strict: *strict, out: os.Stdout}
 	if err := run(opts); err != nil {
 		fmt.Fprintln(os.Stderr, "notes:", err)
 		os.Exit(1)
@@ -65,14 +67,19 @@ func main() {
 }
 
 type options struct {
-	root, path string
-	check      bool
-	only       []string
-	repeat     int
-	strict     bool
-	tries      int    // runs of a scenario that shows one of several outcomes; 0: 12
-	bin        string // the programs' directory, for bin/ (tests); "": the repository's
-	out        interface{ Write([]byte) (int, error) }
+	root string
+	// files are the files to make or check; nil: all of the notes
+	// (allDocs), and then every scenario must have its transcript there.
+	files  []docFile
+	check  bool
+	only   []string
+	repeat int
+	strict bool
+	tries  int    // runs of a scenario that shows one of several outcomes; 0: 12
+	bin    string // the programs' directory, for bin/ (tests); "": the repository's
+	out    interface{ Write([]byte) (int, error) }
+	// listings: the programs the scenarios run, by name (runScenario)
+	listings map[string]string
 }
 
 // made is a transcript as a scenario made it.
@@ -99,56 +106,83 @@ func repoRoot() (string, error) {
 	}
 }
 
+// transcriptAt is a transcript to make: its block and the file it is in.
+type transcriptAt struct {
+	block
+	doc *doc
+}
+
 func run(o options) error {
-	raw, err := os.ReadFile(o.path)
+	complete := o.files == nil
+	files := o.files
+	if complete {
+		var err error
+		if files, err = allDocs(o.root); err != nil {
+			return err
+		}
+	}
+	docs, err := readDocs(o.root, files)
 	if err != nil {
 		return err
 	}
-	lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
-	blocks, err := parse(lines)
-	if err != nil {
-		return fmt.Errorf("%s: %w", o.path, err)
+	// The listings of every file of the notes, then those of the files
+	// given (a copy being checked) over them.
+	every := docs
+	if !complete {
+		all, err := allDocs(o.root)
+		if err == nil {
+			if d, err := readDocs(o.root, all); err == nil {
+				every = append(d, docs...)
+			}
+		}
 	}
-	var problems []string
-	problems = append(problems, checkUnmarked(lines, blocks)...)
-	problems = append(problems, checkRefs(o.root, lines, blocks)...)
+	o.listings = listings(every)
 
-	listings := map[string]string{}
-	seen := map[string]bool{}
-	var todo []block
-	for _, b := range blocks {
-		switch b.kind {
-		case "listing":
-			listings[b.name] = strings.Join(b.body, "\n") + "\n"
-		case "transcript":
-			if seen[b.name] {
-				problems = append(problems, fmt.Sprintf("line %d: transcript %s appears twice", b.start+1, b.name))
+	var problems []string
+	where := map[string]string{} // transcript name: the file and line it is at
+	var todo []transcriptAt
+	for _, d := range docs {
+		var local []string
+		local = append(local, checkUnmarked(d.lines, d.blocks)...)
+		local = append(local, checkRefs(o.root, d.dir(), d.lines, d.blocks)...)
+		for _, b := range d.blocks {
+			if b.kind != "transcript" {
 				continue
 			}
-			seen[b.name] = true
+			at := fmt.Sprintf("%s line %d", d.name, b.start+1)
+			if first, ok := where[b.name]; ok {
+				local = append(local, fmt.Sprintf("line %d: transcript %s appears twice (first at %s)", b.start+1, b.name, first))
+				continue
+			}
+			where[b.name] = at
 			if scenarioByName(b.name) == nil {
-				problems = append(problems, fmt.Sprintf("line %d: no scenario %q (tools/notes/scenarios.go)", b.start+1, b.name))
+				local = append(local, fmt.Sprintf("line %d: no scenario %q (tools/notes/scenarios.go)", b.start+1, b.name))
 				continue
 			}
 			if len(o.only) == 0 || slices.Contains(o.only, b.name) {
-				todo = append(todo, b)
+				todo = append(todo, transcriptAt{b, d})
+			}
+		}
+		for _, p := range local {
+			problems = append(problems, d.name+": "+p)
+		}
+	}
+	if complete {
+		for _, s := range scenarios {
+			if _, ok := where[s.name]; !ok {
+				problems = append(problems, fmt.Sprintf("scenario %s has no transcript in the notes (README.md, NOTES.md, docs/*.md)", s.name))
 			}
 		}
 	}
-	for _, s := range scenarios {
-		if !seen[s.name] {
-			problems = append(problems, fmt.Sprintf("scenario %s has no transcript in %s", s.name, filepath.Base(o.path)))
-		}
-	}
 	for _, name := range o.only {
-		if !seen[name] {
-			return fmt.Errorf("-only %s: no such transcript in %s", name, filepath.Base(o.path))
+		if _, ok := where[name]; !ok {
+			return fmt.Errorf("-only %s: no such transcript in %s", name, docNames(docs))
 		}
 	}
 
 	// The scenarios that need a quiet port first: each leaves its port busy
 	// for a minute (TIME-WAIT), and the others do not mind that.
-	slices.SortStableFunc(todo, func(a, b block) int {
+	slices.SortStableFunc(todo, func(a, b transcriptAt) int {
 		qa, qb := scenarioByName(a.name).quiet, scenarioByName(b.name).quiet
 		switch {
 		case qa && !qb:
@@ -158,10 +192,11 @@ func run(o options) error {
 		}
 		return 0
 	})
-	newMade := map[string]made{}
+	newMade := map[*doc]map[string]made{}
+	count := 0
 	var skipped []string
-	for _, b := range todo {
-		s := scenarioByName(b.name)
+	for _, t := range todo {
+		s := scenarioByName(t.name)
 		if why := cannotRun(s); why != "" {
 			skipped = append(skipped, fmt.Sprintf("%s (%s)", s.name, why))
 			continue
@@ -176,7 +211,7 @@ func run(o options) error {
 		start := time.Now()
 		m, tries, err := produce(o, s)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("transcript %s: %v", s.name, err))
+			problems = append(problems, fmt.Sprintf("%s: transcript %s: %v", t.doc.name, s.name, err))
 			continue
 		}
 		note := ""
@@ -185,11 +220,15 @@ func run(o options) error {
 		}
 		fmt.Fprintf(o.out, "notes: %-18s %5.1fs%s\n", s.name, time.Since(start).Seconds(), note)
 		if o.check {
-			if d := compare(s, b, m); d != "" {
-				problems = append(problems, fmt.Sprintf("transcript %s (line %d) differs from what the code prints now (- NOTES.md, + now, both normalised):\n%s", s.name, b.start+1, d))
+			if d := compare(s, t.block, m); d != "" {
+				problems = append(problems, fmt.Sprintf("%s: transcript %s (line %d) differs from what the code prints now (- %s, + now, both normalised):\n%s", t.doc.name, s.name, t.start+1, t.doc.name, d))
 			}
 		}
-		newMade[s.name] = m
+		if newMade[t.doc] == nil {
+			newMade[t.doc] = map[string]made{}
+		}
+		newMade[t.doc][s.name] = m
+		count++
 	}
 	if o.repeat > 0 {
 		return nil
@@ -202,22 +241,39 @@ func run(o options) error {
 			fmt.Fprintln(o.out, "notes: "+msg)
 		}
 	}
-	if !o.check && len(newMade) > 0 {
-		out := strings.Join(render(lines, blocks, newMade), "\n") + "\n"
-		if out != string(raw) {
-			if err := os.WriteFile(o.path, []byte(out), 0o644); err != nil {
-				return err
+	if !o.check {
+		for _, d := range docs {
+			if newMade[d] == nil {
+				continue
 			}
-			fmt.Fprintf(o.out, "notes: wrote %s\n", o.path)
+			out := strings.Join(render(d.lines, d.blocks, newMade[d]), "\n") + "\n"
+			if out != d.raw {
+				if err := os.WriteFile(d.path, []byte(out), 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(o.out, "notes: wrote %s\n", d.name)
+			}
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%s:\n%s", filepath.Base(o.path), strings.Join(problems, "\n"))
+		return fmt.Errorf("%s:\n%s", docNames(docs), strings.Join(problems, "\n"))
 	}
 	if o.check {
-		fmt.Fprintf(o.out, "notes: %s shows what the code prints (%d transcripts)\n", filepath.Base(o.path), len(newMade))
+		verb := "show"
+		if len(docs) == 1 {
+			verb = "shows"
+		}
+		fmt.Fprintf(o.out, "notes: %s %s what the code prints (%d transcripts)\n", docNames(docs), verb, count)
 	}
 	return nil
+}
+
+// docNames names the files: one by its name, more by their number.
+func docNames(docs []*doc) string {
+	if len(docs) == 1 {
+		return docs[0].name
+	}
+	return fmt.Sprintf("the notes (%d files)", len(docs))
 }
 
 // cannotRun says why scenario s cannot run here, or "".
@@ -258,7 +314,7 @@ func built(o options, s *scenario) error {
 }
 
 // produce runs s until it makes a transcript (and, for a scenario that
-// may come out several ways, the one NOTES.md explains), at most o.tries
+// may come out several ways, the one the notes explain), at most o.tries
 // times.
 func produce(o options, s *scenario) (made, int, error) {
 	tries := o.tries
@@ -289,27 +345,7 @@ func produce(o options, s *scenario) (made, int, error) {
 		}
 		return made{summary: s.summary, lines: strings.Split(strings.TrimSuffix(out, "\n"), "\n")}, try, nil
 	}
-	return made{}, tries, fmt.Errorf("%d runs, none with the outcome NOTES.md shows; the last: %w", tries, last)
-}
-
-var listingsCache = map[string]map[string]string{}
-
-// listingsOf reads the listings of the notes (the programs the scenarios
-// run as NOTES.md shows them).
-func listingsOf(o options) map[string]string {
-	if l, ok := listingsCache[o.path]; ok {
-		return l
-	}
-	l := map[string]string{}
-	raw, _ := os.ReadFile(o.path)
-	blocks, _ := parse(strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n"))
-	for _, b := range blocks {
-		if b.kind == "listing" {
-			l[b.name] = strings.Join(b.body, "\n") + "\n"
-		}
-	}
-	listingsCache[o.path] = l
-	return l
+	return made{}, tries, fmt.Errorf("%d runs, none with the outcome the notes show; the last: %w", tries, last)
 }
 
 func runScenario(o options, s *scenario) (string, error) {
@@ -317,7 +353,7 @@ func runScenario(o options, s *scenario) (string, error) {
 	if timeout == 0 {
 		timeout = 60 * time.Second
 	}
-	e, err := newEnv(o.root, o.bin, listingsOf(o), timeout)
+	e, err := newEnv(o.root, o.bin, o.listings, timeout)
 	if err != nil {
 		return "", err
 	}
@@ -336,7 +372,7 @@ func (s *scenario) unorderedRegexps() []*regexp.Regexp {
 	return res
 }
 
-// compare returns a diff of the transcript in NOTES.md (b) against the one
+// compare returns a diff of the transcript in the notes (b) against the one
 // made now, after normalize, or "" if they are the same.
 func compare(s *scenario, b block, m made) string {
 	var d []string

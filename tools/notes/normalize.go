@@ -17,7 +17,7 @@ import (
 //     loop's waits that submitted nothing and returned with nothing
 //     ("io_uring_enter(8, 0, 1, ...) = 0"), are dropped:
 //     where the threads' calls meet, and when the runtime's own signals
-//     come, are a matter of timing (the transcript NOTES.md explains
+//     come, are a matter of timing (the transcript the notes explain
 //     shows the SIGINT's, and the tool makes it again until it does);
 //   - strace's "???( <detached ...>", a thread that the process's exit
 //     ended inside a call strace does not trace (a futex, say), so that
@@ -53,6 +53,7 @@ func normalize(text string, unordered []*regexp.Regexp) []string {
 		l = straceTid.ReplaceAllString(l, "${1}TID${2}")
 		l = bracketTid.ReplaceAllString(l, "[pid TID]")
 		l = pidWord.ReplaceAllString(l, "pid PID")
+		l = pidEquals.ReplaceAllString(l, "pid=PID")
 		l = procPid.ReplaceAllString(l, "/proc/PID/")
 		l = inode.ReplaceAllString(l, "$1:[INODE]")
 		l = pointer.ReplaceAllString(l, "PTR")
@@ -90,6 +91,7 @@ var (
 	straceTid   = regexp.MustCompile(`^(\s*)\d+( +([a-z_0-9]+\(|<\.\.\. |\+\+\+ |--- ))`)
 	bracketTid  = regexp.MustCompile(`\[pid +\d+\]`)
 	pidWord     = regexp.MustCompile(`\bpid \d+\b`)
+	pidEquals   = regexp.MustCompile(`\bpid=\d+\b`) // ss -p's users:(("fetchadd",pid=N,fd=3))
 	procPid     = regexp.MustCompile(`/proc/\d+/`)
 	inode       = regexp.MustCompile(`\b(TCP|TCPv6|UDP|UDPv6|UNIX|UNIX-STREAM|NETLINK|pipe|socket|anon_inode):\[\d+\]`)
 	pointer     = regexp.MustCompile(`\b0x[0-9a-f]{8,}\b`)

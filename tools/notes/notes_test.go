@@ -13,81 +13,93 @@ import (
 	"testing"
 )
 
-// notes reads the repository's NOTES.md as lines, with its blocks.
-func notes(t *testing.T) (root string, lines []string, blocks []block) {
+// notes reads the files of the notes (README.md, NOTES.md, docs/*.md), with
+// their blocks.
+func notes(t *testing.T) (root string, docs []*doc) {
 	t.Helper()
 	root, err := repoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(root, "NOTES.md"))
+	files, err := allDocs(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines = strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
-	blocks, err = parse(lines)
-	if err != nil {
+	if docs, err = readDocs(root, files); err != nil {
 		t.Fatal(err)
 	}
-	return root, lines, blocks
+	return root, docs
 }
 
-func transcript(t *testing.T, blocks []block, name string) block {
+// transcript is transcript name of the notes, and the file it is in.
+func transcript(t *testing.T, docs []*doc, name string) (*doc, block) {
 	t.Helper()
-	for _, b := range blocks {
-		if b.kind == "transcript" && b.name == name {
-			return b
+	for _, d := range docs {
+		for _, b := range d.blocks {
+			if b.kind == "transcript" && b.name == name {
+				return d, b
+			}
 		}
 	}
-	t.Fatalf("NOTES.md has no transcript %s", name)
-	return block{}
+	t.Fatalf("the notes have no transcript %s", name)
+	return nil, block{}
 }
 
-// TestEditedTranscriptFails makes the check run on a copy of NOTES.md in
-// which one line of a transcript is edited, as by hand: it must fail,
-// naming the transcript and the line; the copy as it is must pass.
+// TestEditedTranscriptFails makes the check run on a copy of the file of
+// the notes that holds transcript local, in which one line of it is
+// edited, as by hand: it must fail, naming the file, the transcript and
+// the line; the copy as it is must pass; the copy given twice must fail,
+// the transcript being in two files.
 func TestEditedTranscriptFails(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the transcripts are made on Linux")
 	}
-	root, lines, blocks := notes(t)
+	root, docs := notes(t)
 	bin := t.TempDir()
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "fetchadd"), root).CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	local := transcript(t, blocks, "local")
-	edited := slices.Clone(lines)
+	d, local := transcript(t, docs, "local")
+	edited := slices.Clone(d.lines)
 	at := -1
 	for i := local.start; i < local.end; i++ {
-		if strings.Contains(lines[i], "--> 5") {
+		if strings.Contains(d.lines[i], "--> 5") {
 			at = i
 		}
 	}
 	if at < 0 {
 		t.Fatal(`the local transcript has no "--> 5" line to edit`)
 	}
-	edited[at] = strings.Replace(lines[at], "--> 5", "--> 6", 1)
+	edited[at] = strings.Replace(d.lines[at], "--> 5", "--> 6", 1)
 
-	check := func(doc []string) (string, error) {
-		path := filepath.Join(t.TempDir(), "NOTES.md")
-		if err := os.WriteFile(path, []byte(strings.Join(doc, "\n")+"\n"), 0o644); err != nil {
-			t.Fatal(err)
+	check := func(copies int, lines []string) (string, error) {
+		var files []docFile
+		for i := 0; i < copies; i++ {
+			path := filepath.Join(t.TempDir(), filepath.Base(d.name))
+			if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// Its name in the repository: links in it are relative to it.
+			files = append(files, docFile{name: d.name, path: path})
 		}
 		var out bytes.Buffer
-		err := run(options{root: root, path: path, check: true, only: []string{"local"}, bin: bin, out: &out})
+		err := run(options{root: root, files: files, check: true, only: []string{"local"}, bin: bin, out: &out})
 		return out.String(), err
 	}
-	if out, err := check(lines); err != nil {
-		t.Fatalf("the check fails on NOTES.md as it is: %v\n%s", err, out)
+	if out, err := check(1, d.lines); err != nil {
+		t.Fatalf("the check fails on %s as it is: %v\n%s", d.name, err, out)
 	}
-	out, err := check(edited)
+	out, err := check(1, edited)
 	if err == nil {
-		t.Fatalf("the check passed NOTES.md with a transcript line edited (%q)\n%s", edited[at], out)
+		t.Fatalf("the check passed %s with a transcript line edited (%q)\n%s", d.name, edited[at], out)
 	}
-	for _, want := range []string{"transcript local", "- Enter next number: --> 6", "+ Enter next number: --> 5"} {
+	for _, want := range []string{d.name + ": transcript local", "- Enter next number: --> 6", "+ Enter next number: --> 5"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the check's error does not say %q:\n%v", want, err)
 		}
+	}
+	if _, err := check(2, d.lines); err == nil || !strings.Contains(err.Error(), "transcript local appears twice") {
+		t.Errorf("a transcript in two files: %v", err)
 	}
 }
 
@@ -95,9 +107,9 @@ func TestEditedTranscriptFails(t *testing.T) {
 // pointers and times differ from NOTES.md's is the same transcript; one
 // whose calls differ is not.
 func TestVariationIsNormalised(t *testing.T) {
-	_, _, blocks := notes(t)
-	for _, name := range []string{"strace-session", "packets", "lab-lesson", "trace-uring"} {
-		b := transcript(t, blocks, name)
+	_, docs := notes(t)
+	for _, name := range []string{"strace-session", "packets", "lab-lesson", "trace-uring", "ctrl-z"} {
+		_, b := transcript(t, docs, name)
 		s := scenarioByName(name)
 		stored := made{summary: b.summary, lines: b.body}
 		if d := compare(s, b, stored); d != "" {
@@ -169,6 +181,7 @@ func anotherLine(l string) string {
 	}
 	add(`\[pid +(\d+)\]`, 1111)
 	add(`\bpid (\d+)`, 1111)
+	add(`\bpid=(\d+)`, 1111)
 	add(`^(\d+) +[a-z<]`, 1111)
 	add(`:\[(\d+)\]`, 5)
 	add(`TS val (\d+)`, 1000)
@@ -254,13 +267,15 @@ func TestMarkers(t *testing.T) {
 	}
 }
 
-// TestRefs: what NOTES.md names in the repository must be there.
+// TestRefs: what a file of the notes names in the repository must be
+// there, and the files and headings it links to, relative to its own
+// directory.
 func TestRefs(t *testing.T) {
 	root, err := repoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// This package's own files, named from the root as NOTES.md names them.
+	// This package's own files, named from the root as the notes name them.
 	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -270,18 +285,42 @@ func TestRefs(t *testing.T) {
 		t.Fatal(err)
 	}
 	here = filepath.ToSlash(here)
-	doc := []string{
-		"`" + here + "/normalize.go: normalize` and `" + here + "/run.go: env.run`,",
-		"`lecture/c/server.c: parse`, `lecture/python/server.py: serve`, `sock.Read`, [lecture](lecture/c/server.c)",
-		"`" + here + "/run.go: answerConn`, `sock.NoSuchCall`, `" + here + "/nosuch.go`, [gone](lecture/gone.c)",
+	// A chapter beside this one, in a directory of its own.
+	chapters := t.TempDir()
+	if err := os.WriteFile(filepath.Join(chapters, "other.md"), []byte("# Other\n\n## The backlog: `listen(1)`\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	problems := checkRefs(root, doc, nil)
+	dir, err := filepath.Rel(root, chapters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := filepath.Rel(chapters, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up = filepath.ToSlash(up) + "/"
+	doc := []string{
+		"# A chapter",
+		"`" + here + "/normalize.go: normalize` and `" + here + "/run.go: env.run`, [the top](#a-chapter)",
+		"`lecture/c/server.c: parse`, `lecture/python/server.py: serve`, `sock.Read`, [lecture](" + up + "lecture/c/server.c), [other](other.md#the-backlog-listen1)",
+		"`" + here + "/run.go: answerConn`, `sock.NoSuchCall`, `" + here + "/nosuch.go`, [gone](" + up + "lecture/gone.c), [from the root](lecture/c/server.c), [nowhere](#nowhere), [no heading](other.md#the-backlog)",
+	}
+	problems := checkRefs(root, filepath.ToSlash(dir), doc, nil)
 	var lines []string
 	for _, p := range problems {
 		lines = append(lines, p[:strings.Index(p, ":")])
 	}
-	if len(problems) != 4 || slices.ContainsFunc(lines, func(l string) bool { return l != "line 3" }) {
-		t.Errorf("want 4 problems, all on line 3, got %q", problems)
+	if len(problems) != 7 || slices.ContainsFunc(lines, func(l string) bool { return l != "line 4" }) {
+		t.Errorf("want 7 problems, all on line 4, got %q", problems)
+	}
+}
+
+// TestAnchors: the headings' names, as a code host makes them.
+func TestAnchors(t *testing.T) {
+	doc := strings.Split("# fetchadd notes: the lab, call by call\n## 7. SO_REUSEADDR and TIME-WAIT\n```text\n# terminal 1\n```\n### The backlog: `listen(1)`\n## Exercises\n## Exercises\nnot # a heading", "\n")
+	want := []string{"fetchadd-notes-the-lab-call-by-call", "7-so_reuseaddr-and-time-wait", "the-backlog-listen1", "exercises", "exercises-1"}
+	if got := anchors(doc); !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

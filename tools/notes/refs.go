@@ -5,17 +5,23 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"unicode"
 )
 
-// checkRefs checks that what NOTES.md names in the repository is there:
-// a file named in backquotes or in a link (`server/iterative.go`), a
-// function, type or method after it (`server/iterative.go: serveConn`,
-// `server/deadline.go: deadline.read`, `lecture/c/server.c: parse`,
-// `lecture/python/server.py: serve`), and an identifier of one of
-// fetchadd's packages (`sock.Read`, `fetchadd.Session`). Code moves; the
-// notes must follow it.
-func checkRefs(root string, lines []string, blocks []block) []string {
+// checkRefs checks that what a file of the notes names in the repository
+// is there: a file named in backquotes (`server/iterative.go`, from the
+// root), a function, type or method after it (`server/iterative.go:
+// serveConn`, `server/deadline.go: deadline.read`, `lecture/c/server.c:
+// parse`, `lecture/python/server.py: serve`), an identifier of one of
+// fetchadd's packages (`sock.Read`, `fetchadd.Session`), and the target
+// of a link, relative to dir, the file's directory from the root, as a
+// code host reads it (`[server.c](../lecture/c/server.c)` in docs/), with
+// the heading it names, if any (`[the backlog](lab-5-one-at-a-time.md#the-backlog-listen1)`,
+// `[below](#answers)`). Code moves and chapters change; the notes must
+// follow them.
+func checkRefs(root, dir string, lines []string, blocks []block) []string {
 	inBlock := make([]bool, len(lines))
 	for _, b := range blocks {
 		for i := b.start; i <= b.end; i++ {
@@ -61,19 +67,71 @@ func checkRefs(root string, lines []string, blocks []block) []string {
 			}
 		}
 		for _, m := range link.FindAllStringSubmatch(line, -1) {
-			target := strings.SplitN(m[1], "#", 2)[0]
-			if target == "" || strings.Contains(target, "://") {
+			if strings.Contains(m[1], "://") || strings.HasPrefix(m[1], "mailto:") {
 				continue
 			}
-			if _, err := os.Stat(filepath.Join(root, target)); err != nil {
-				report(i, "link to %s: no such file", target)
+			target, anchor, _ := strings.Cut(m[1], "#")
+			file := filepath.Join(root, filepath.FromSlash(dir), filepath.FromSlash(target))
+			if target == "" {
+				if anchor != "" && !slices.Contains(anchors(lines), anchor) {
+					report(i, "link to #%s: no such heading here", anchor)
+				}
+				continue
+			}
+			if _, err := os.Stat(file); err != nil {
+				report(i, "link to %s: no such file (links are relative to %s/)", target, dir)
+				continue
+			}
+			if anchor == "" || !strings.HasSuffix(target, ".md") {
+				continue
+			}
+			raw, err := os.ReadFile(file)
+			if err == nil && !slices.Contains(anchors(strings.Split(string(raw), "\n")), anchor) {
+				report(i, "link to %s#%s: %s has no such heading", target, anchor, target)
 			}
 		}
 	}
 	return problems
 }
 
+// anchors are the names a code host gives the headings of a markdown
+// file's lines, as GitHub makes them: lower case, punctuation dropped,
+// spaces as dashes, and -1, -2, ... after a name already taken.
+func anchors(lines []string) []string {
+	var names []string
+	seen := map[string]int{}
+	inFence := false
+	for _, l := range lines {
+		if strings.HasPrefix(l, "```") {
+			inFence = !inFence
+			continue
+		}
+		h := heading.FindStringSubmatch(l)
+		if inFence || h == nil {
+			continue
+		}
+		var b strings.Builder
+		for _, r := range strings.ToLower(strings.TrimSpace(h[1])) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		name := b.String()
+		if n := seen[name]; n > 0 {
+			names = append(names, fmt.Sprintf("%s-%d", name, n))
+		} else {
+			names = append(names, name)
+		}
+		seen[name]++
+	}
+	return names
+}
+
 var (
+	heading  = regexp.MustCompile(`^#{1,6} +(.+?) *#*$`)
 	codeSpan = regexp.MustCompile("`([^`]+)`")
 	fileRef  = regexp.MustCompile(`^((?:[a-z_]+/)+[\w.-]+\.(?:go|c|py|sh)|main\.go|[\w]+_test\.go)(: (.+))?$`)
 	goIdent  = regexp.MustCompile(`^(sock|server|fetchadd|client|bench)\.([A-Z]\w*)((?:\.\w+)?)$`)

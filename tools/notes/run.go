@@ -345,6 +345,17 @@ func (p *proc) signalGroup(sig syscall.Signal) error {
 	return syscall.Kill(-p.cmd.Process.Pid, sig)
 }
 
+// stopped says whether the program is stopped (by SIGTSTP: Ctrl-Z), as
+// Linux's /proc/PID/stat says: state T.
+func (p *proc) stopped() bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return false
+	}
+	_, after, ok := strings.Cut(string(b), ") ")
+	return ok && strings.HasPrefix(after, "T")
+}
+
 // running says whether the program is still running.
 func (p *proc) running() bool {
 	select {

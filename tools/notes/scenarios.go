@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// A scenario makes one transcript of NOTES.md: it runs the programs as a
+// A scenario makes one transcript of the notes: it runs the programs as a
 // student would, in one or more terminals, and writes what each shows.
 type scenario struct {
 	name    string
@@ -21,7 +21,7 @@ type scenario struct {
 	// to the end of that part of the transcript, lines made by several
 	// threads at once, in an order that varies, compared as a set.
 	unordered []string
-	// accept, if set, says whether a run came out the way NOTES.md shows
+	// accept, if set, says whether a run came out the way the notes show
 	// and explains, for a scenario whose outcome depends on how threads
 	// are scheduled; the tool runs it again otherwise.
 	accept func(out string) error
@@ -81,6 +81,61 @@ var scenarios = []*scenario{
 		summary: "the terminal program, input from a pipe",
 		steps: []step{
 			sh(`printf '5\n3\nx\n-7\n 1_000 \n٣\n' | bin/fetchadd local`),
+		},
+	},
+	{
+		name:      "readme",
+		summary:   "the lab in two terminals: the server, and nc typed into",
+		needs:     []string{"nc"},
+		unordered: []string{`stopping \(again`},
+		steps: []step{
+			port(),
+			server(1, labServer),
+			tty(2, "nc -N 127.0.0.1 {port}"),
+			typeLine(2, "5", "--> 0\n"),
+			typeLine(2, "3", "--> 5\n"),
+			typeLine(2, "hello", "!!!!\n"),
+			look(2),
+			ctrlD(2),
+			waitExit(2),
+			interrupt(1),
+			printed(1),
+		},
+	},
+	{
+		name:    "py3-bytes",
+		summary: "the handout's conn.sendall of a str on Python 3, and the two ways to send bytes",
+		needs:   []string{"python3"},
+		steps: []step{
+			sh(`python3 -c 'import socket; a, b = socket.socketpair(); a.sendall("!!!!\r\n")'`,
+				`python3 -c 'import socket; a, b = socket.socketpair(); a.sendall(b"!!!!\r\n"); print(b.recv(100))'`,
+				`python3 -c 'import socket; a, b = socket.socketpair(); a.sendall("  --> {0}\r\n".format(5).encode()); print(b.recv(100))'`),
+		},
+	},
+	{
+		name:    "capture-read",
+		summary: "a capture made here (docs/lab-session.pcap: tcpdump -w on lo, one session of the lab's client), read without root",
+		needs:   []string{"tcpdump"},
+		steps: []step{
+			sh("tcpdump -# -n -t -r docs/lab-session.pcap 2>/dev/null"),
+		},
+	},
+	{
+		name:    "ctrl-z",
+		summary: "a server stopped with Ctrl-Z still holds its port: the bind error, ss -ltnp, fg and Ctrl-C",
+		needs:   []string{"ss"},
+		steps: []step{
+			port(),
+			tty(1, labServer),
+			waitListen(prog(1), "port"),
+			ctrlZ(1),
+			say("terminal 2"),
+			sh(labServer, "ss -ltnp 'sport = :{port}'"),
+			fg(1),
+			ctrlC(1),
+			waitExit(1),
+			say("terminal 2"),
+			sh("ss -ltn 'sport = :{port}'"),
 		},
 	},
 	{
@@ -212,7 +267,7 @@ var scenarios = []*scenario{
 		// server replies within the delayed-ACK time of a request), so
 		// load can change it: with two busy loops beside the check, one
 		// run of four showed no stall for two writes either. A run with
-		// an outcome other than the one NOTES.md explains is made again.
+		// an outcome other than the one the notes explain is made again.
 		accept: func(out string) error {
 			for _, want := range []string{
 				"one write   TCP_NODELAY off  no stall", "one write   TCP_NODELAY on   no stall",

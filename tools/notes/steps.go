@@ -166,13 +166,13 @@ func shOK(command string) step {
 // withPort replaces a listing's PORT = 50007 with {port}.
 var withPort = []string{fmt.Sprintf("PORT = %d ", labPort), "PORT = {port} "}
 
-// listing writes listing name of NOTES.md to file in the scenario's
+// listing writes listing name of the notes to file in the scenario's
 // directory, with each old string replaced by its new one (expanded).
 func listing(name, file string, replace ...string) step {
 	return func(r *runner) error {
 		text, ok := r.listings[name]
 		if !ok {
-			return fmt.Errorf("no listing %q in NOTES.md", name)
+			return fmt.Errorf("no listing %q in the notes (README.md, NOTES.md, docs/*.md)", name)
 		}
 		for i := 0; i+1 < len(replace); i += 2 {
 			if !strings.Contains(text, replace[i]) {
@@ -298,6 +298,37 @@ func ctrlC(n int) step {
 	return onProg(prog(n), func(r *runner, q *proc) error {
 		r.say("terminal %d: Ctrl-C", n)
 		return q.typeIn("\x03")
+	})
+}
+
+// ctrlZ is Ctrl-Z on terminal n: the program stops, and keeps every
+// descriptor it has, its listening socket too. A shell's terminal sends
+// SIGTSTP to the job; here the program has no shell above it, and the
+// kernel discards SIGTSTP for such a process group (orphaned), so the
+// step sends SIGSTOP, which stops it the same way. It waits until the
+// program is stopped.
+func ctrlZ(n int) step {
+	return onProg(prog(n), func(r *runner, q *proc) error {
+		r.say("terminal %d: Ctrl-Z", n)
+		if err := q.signalGroup(syscall.SIGSTOP); err != nil {
+			return err
+		}
+		for !q.stopped() {
+			if r.left() <= 0 || !q.running() {
+				return fmt.Errorf("terminal %d: Ctrl-Z did not stop %s", n, q.command)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return nil
+	})
+}
+
+// fg is the shell's fg for the program Ctrl-Z stopped in terminal n:
+// SIGCONT to its process group.
+func fg(n int) step {
+	return onProg(prog(n), func(r *runner, q *proc) error {
+		r.say("terminal %d: fg", n)
+		return q.signalGroup(syscall.SIGCONT)
 	})
 }
 

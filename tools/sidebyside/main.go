@@ -479,7 +479,7 @@ func step(call string) string {
 	return name
 }
 
-// stepLabel says what each step is, in the words of NOTES.md's table.
+// stepLabel says what each step is, in the words of docs/lab-3-calls.md's table.
 var stepLabel = map[string]string{
 	"socket":       "make a socket",
 	"SO_REUSEADDR": "quick restart",
@@ -838,7 +838,7 @@ func legend(cols []column) []string {
 		listens = append(listens, first(i, "listen("))
 	}
 	if len(slices.Compact(slices.Clone(listens))) > 1 {
-		add(fmt.Sprintf("- the backlog: %s. The lab's programs take the Python documentation's listen(1); fetchadd listens with 4096 (Linux caps it at net.core.somaxconn) unless told -backlog N. It is how many finished handshakes the kernel queues for accept while the server is busy: see NOTES.md, \"The backlog: listen(1)\".", strings.Join(listens, ", ")))
+		add(fmt.Sprintf("- the backlog: %s. The lab's programs take the Python documentation's listen(1); fetchadd listens with 4096 (Linux caps it at net.core.somaxconn) unless told -backlog N. It is how many finished handshakes the kernel queues for accept while the server is busy: see docs/lab-5-one-at-a-time.md, \"The backlog: listen(1)\".", strings.Join(listens, ", ")))
 	}
 	if anyCol("[112 => 16]") {
 		add("- [112 => 16] vs [16]: the address buffer accept and getsockname fill. C passes a struct sockaddr_in (16 bytes); Go passes room for any sockaddr (112), and the kernel says it wrote 16.")
@@ -858,7 +858,7 @@ func legend(cols []column) []string {
 	add("- IPPROTO_IP vs IPPROTO_TCP: these servers pass 0 as socket's protocol, which strace writes IPPROTO_IP: the default protocol of SOCK_STREAM, TCP. A client made with Python's socket.create_connection (lecture/python/client.py) or C's getaddrinfo (lecture/c/client.c) passes the protocol getaddrinfo found, IPPROTO_TCP. The same socket either way.")
 	add("- socketserver (next week's bin/peer-python-threaded-server, not shown): it listens with a backlog of 5 (request_queue_size), sets no SO_REUSEADDR unless allow_reuse_address is set (its default is off; ours sets it), and serve_forever waits in poll([{fd=3, events=POLLIN}], 1, 500): a poll every half second, to see whether shutdown() was asked, and accept4 only when a client waits. Each client gets a thread (clone3), and shutdown(SHUT_WR) before its close.")
 	if cols[colC].Note != "" {
-		add("- No C, Python or lecture/go column here: they need strace. On macOS, fetchadd's -trace shows the Go server's calls as strace would write them (NOTES.md, \"What macOS shows differently\").")
+		add("- No C, Python or lecture/go column here: they need strace. On macOS, fetchadd's -trace shows the Go server's calls as strace would write them (docs/deeper-macos.md).")
 	}
 	return l
 }

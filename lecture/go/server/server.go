@@ -48,7 +48,7 @@ import (
 const (
 	maxLine   = 16384 // bytes before the LF; a longer line is "!!!!"
 	maxDigits = 4300  // Python 3.11's int() reads no more digits
-	backlog   = 1     // the lab's listen(1): see NOTES.md, the backlog
+	backlog   = 1     // the lab's listen(1): docs/lab-5-one-at-a-time.md
 )
 
 // parse reads a line (without its LF) as Python's int() reads bytes:
