@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
@@ -306,10 +307,27 @@ func announce(logger *log.Logger, srv *server.Server) {
 	case server.Uring:
 		logger.Printf("uring server listening on %s: event loops on io_uring: %d (GOMAXPROCS %d), at most %d connections", a, srv.Loops(), runtime.GOMAXPROCS(0), srv.MaxConns())
 	}
-	logger.Printf("try it: nc %s %d   or   fetchadd client %s", a.Addr(), a.Port(), a)
-	if a.Addr().IsLoopback() {
-		logger.Printf("to let a partner connect, listen on every interface: -addr 0.0.0.0:%d (IPv4) or -addr '[::]:%d' (IPv6)", a.Port(), a.Port())
+	here := a
+	if a.Addr().IsUnspecified() { // every interface: try it from this machine on loopback
+		here = netip.AddrPortFrom(loopback(a.Addr()), a.Port())
 	}
+	// nc -N: nc closes its side at the end of its input (Ctrl-D), as the
+	// lab's clients do; without it, nc would hold the iterative server.
+	logger.Printf("try it: nc -N %s %d   or   fetchadd client %s", here.Addr(), here.Port(), here)
+	switch {
+	case a.Addr().IsLoopback():
+		logger.Printf("to let a partner connect, listen on every interface: -addr 0.0.0.0:%d (IPv4) or -addr '[::]:%d' (IPv6)", a.Port(), a.Port())
+	case a.Addr().IsUnspecified():
+		logger.Printf("a partner connects to this machine's address, port %d (hostname -I lists them; ip route get 1.1.1.1 names the one to give: src): docs/lab-6-partner.md", a.Port())
+	}
+}
+
+// loopback is the loopback address of an address's family: 127.0.0.1 or ::1.
+func loopback(addr netip.Addr) netip.Addr {
+	if addr.Is4() {
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	}
+	return netip.IPv6Loopback()
 }
 
 // otherModes names the modes but the iterative one, from server.Modes,

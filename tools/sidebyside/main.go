@@ -840,6 +840,9 @@ func legend(cols []column) []string {
 	if len(slices.Compact(slices.Clone(listens))) > 1 {
 		add(fmt.Sprintf("- the backlog: %s. The lab's programs take the Python documentation's listen(1); fetchadd listens with 4096 (Linux caps it at net.core.somaxconn) unless told -backlog N. It is how many finished handshakes the kernel queues for accept while the server is busy: see docs/lab-5-one-at-a-time.md, \"The backlog: listen(1)\".", strings.Join(listens, ", ")))
 	}
+	if strings.HasSuffix(first(colGo, "accept"), "= 6") && strings.HasSuffix(first(colC, "accept"), "= 4") {
+		add("- = 4 vs = 6 (fetchadd): a new descriptor takes the lowest free number. fetchadd's stop pipe (pipe2, not a socket call, so not shown) took 4 and 5 before its first accept; the lab's programs have none. Never assume a number.")
+	}
 	if anyCol("[112 => 16]") {
 		add("- [112 => 16] vs [16]: the address buffer accept and getsockname fill. C passes a struct sockaddr_in (16 bytes); Go passes room for any sockaddr (112), and the kernel says it wrote 16.")
 	}

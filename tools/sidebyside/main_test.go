@@ -150,7 +150,7 @@ func TestSideBySide(t *testing.T) {
 	checkWide(t, cfg, cols)
 
 	text := strings.Join(legend(cols), "\n")
-	for _, want := range []string{"in the lab's order", "accept vs accept4", "SOCK_CLOEXEC", "read vs recvfrom", "write vs sendto", "Go twice", "the backlog", "IPPROTO_IP vs IPPROTO_TCP", "socketserver", "poll("} {
+	for _, want := range []string{"in the lab's order", "accept vs accept4", "SOCK_CLOEXEC", "read vs recvfrom", "write vs sendto", "Go twice", "the backlog", "IPPROTO_IP vs IPPROTO_TCP", "socketserver", "poll(", "= 4 vs = 6"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the legend does not explain %q:\n%s", want, text)
 		}

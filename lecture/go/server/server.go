@@ -51,6 +51,19 @@ const (
 	backlog   = 1     // the lab's listen(1): docs/lab-5-one-at-a-time.md
 )
 
+// writeAll writes all of p. write(2) may take fewer bytes than asked
+// (the socket's send buffer was nearly full): write the rest.
+func writeAll(fd int, p []byte) error {
+	for len(p) > 0 {
+		n, err := sock.Write(fd, p)
+		if err != nil {
+			return err // EPIPE, ECONNRESET: the client has gone
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
 // parse reads a line (without its LF) as Python's int() reads bytes:
 // ASCII whitespace around it, a sign, decimal digits with single
 // underscores between them ("1_000"), at most 4300 digits.
@@ -80,19 +93,6 @@ func reply(out []byte, counter *big.Int, line []byte, tooLong bool) []byte {
 	out = counter.Append(out, 10) // the value before the add
 	counter.Add(counter, incr)
 	return append(out, "\r\n"...)
-}
-
-// writeAll writes all of p. write(2) may take fewer bytes than asked
-// (the socket's send buffer was nearly full): write the rest.
-func writeAll(fd int, p []byte) error {
-	for len(p) > 0 {
-		n, err := sock.Write(fd, p)
-		if err != nil {
-			return err // EPIPE, ECONNRESET: the client has gone
-		}
-		p = p[n:]
-	}
-	return nil
 }
 
 // serve answers one client until it closes its side.
@@ -186,6 +186,8 @@ func main() {
 	for {
 		// accept blocks until the backlog holds a connection, takes it,
 		// and gives it a descriptor of its own (4); fd goes on listening.
+		// false: a blocking descriptor, as C's accept gives (no
+		// SOCK_NONBLOCK); the _ is the client's address.
 		cfd, _, err := sock.Accept(fd, false)
 		if errors.Is(err, unix.ECONNABORTED) {
 			continue // a client gave up before we took it
