@@ -34,6 +34,8 @@
 //     connections Stop must wake;
 //   - limits.go: the connection limit, the pause when out of descriptors,
 //     and the log line of a connection's end;
+//   - outbudget.go: the out budget (-out-budget), the memory for unsent
+//     replies that all connections share;
 //   - idle.go: the loops' sweep for idle connections, and the idle line;
 //   - save.go: durability (-state): no reply before its add is saved, a
 //     refusal that says why when saving fails;
