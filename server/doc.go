@@ -27,7 +27,7 @@
 //   - uring_linux.go, uring_accept_linux.go, uring_conn_linux.go: the
 //     uring mode's loop, its accept and its connections, on package uring;
 //     uring.go: whether io_uring runs here (uring_other.go: elsewhere);
-//   - config.go: the modes, the limits, Config and its checks, the
+//   - config.go: the modes, the limits, Config, its checks and defaults, the
 //     address to listen on;
 //   - listen.go: the listening socket (Listen), and TCP_NODELAY;
 //   - server.go: the Server, Serve and Stop, and the blocking modes'
