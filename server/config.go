@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"fetchadd/fetchadd"
@@ -145,4 +146,35 @@ func CheckConfig(cfg Config) error {
 		return fmt.Errorf("-max-conns %d: the threaded mode holds a thread per connection; at most %d", cfg.MaxConns, MaxThreads)
 	}
 	return nil
+}
+
+// withDefaults is cfg with each limit left 0 given its default: the
+// mode's connection limit, a loop per CPU (the poll mode has one), the
+// backlog and the budgets; an empty mode is the iterative one.
+func withDefaults(cfg Config) Config {
+	if cfg.Mode == "" {
+		cfg.Mode = Iterative
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns
+		if cfg.Mode == Threaded {
+			cfg.MaxConns = DefaultThreadedConns
+		}
+	}
+	switch {
+	case cfg.Mode == Poll:
+		cfg.Loops = 1
+	case (cfg.Mode == Event || cfg.Mode == Uring) && cfg.Loops == 0:
+		cfg.Loops = runtime.NumCPU()
+	}
+	if cfg.Backlog == 0 {
+		cfg.Backlog = Backlog
+	}
+	if cfg.LineBudget == 0 {
+		cfg.LineBudget = fetchadd.DefaultLineBudget
+	}
+	if cfg.OutBudget == 0 {
+		cfg.OutBudget = DefaultOutBudget
+	}
+	return cfg
 }

@@ -58,9 +58,9 @@ func (l *loop) handle(ev poller.Event) {
 }
 
 // receive does one read: the socket is non-blocking, and MSG_DONTWAIT
-// says so to sock, which makes the call raw (rawwait/rawwait.go). The poller reports the descriptor again if more
-// is waiting, and one read per turn keeps the loop fair. It says whether
-// it got any bytes.
+// says so to sock, which makes the call raw (rawwait/rawwait.go). The
+// poller reports the descriptor again if more is waiting, and one read
+// per turn keeps the loop fair. It says whether it got any bytes.
 func (l *loop) receive(c *conn) bool {
 	n, err := sock.Recv(c.fd, l.buf[:l.srv.outBudget.readSize(c.out, len(l.buf))], unix.MSG_DONTWAIT)
 	switch {

@@ -27,13 +27,15 @@
 //   - uring_linux.go, uring_accept_linux.go, uring_conn_linux.go: the
 //     uring mode's loop, its accept and its connections, on package uring;
 //     uring.go: whether io_uring runs here (uring_other.go: elsewhere);
-//   - config.go: the modes, the limits, Config and its checks, the
+//   - config.go: the modes, the limits, Config, its checks and defaults, the
 //     address to listen on;
 //   - listen.go: the listening socket (Listen), and TCP_NODELAY;
 //   - server.go: the Server, Serve and Stop, and the blocking modes'
 //     connections Stop must wake;
 //   - limits.go: the connection limit, the pause when out of descriptors,
 //     and the log line of a connection's end;
+//   - outbudget.go: the out budget (-out-budget), the memory for unsent
+//     replies that all connections share;
 //   - idle.go: the loops' sweep for idle connections, and the idle line;
 //   - save.go: durability (-state): no reply before its add is saved, a
 //     refusal that says why when saving fails;

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log"
 	"net/netip"
-	"runtime"
 
 	"fetchadd/fetchadd"
 	"fetchadd/sock"
@@ -20,36 +19,13 @@ func Listen(cfg Config) (*Server, error) {
 	if err := CheckConfig(cfg); err != nil {
 		return nil, err
 	}
-	if cfg.Mode == "" {
-		cfg.Mode = Iterative
-	}
-	if cfg.MaxConns == 0 {
-		cfg.MaxConns = DefaultMaxConns
-		if cfg.Mode == Threaded {
-			cfg.MaxConns = DefaultThreadedConns
-		}
-	}
-	switch {
-	case cfg.Mode == Poll:
-		cfg.Loops = 1
-	case (cfg.Mode == Event || cfg.Mode == Uring) && cfg.Loops == 0:
-		cfg.Loops = runtime.NumCPU()
-	}
+	cfg = withDefaults(cfg)
 	if cfg.Mode == Uring {
 		// Before listening: a kernel that refuses io_uring is said in
 		// one line, and the port and the state file are not touched.
 		if err := CheckUring(); err != nil {
 			return nil, err
 		}
-	}
-	if cfg.Backlog == 0 {
-		cfg.Backlog = Backlog
-	}
-	if cfg.LineBudget == 0 {
-		cfg.LineBudget = fetchadd.DefaultLineBudget
-	}
-	if cfg.OutBudget == 0 {
-		cfg.OutBudget = DefaultOutBudget
 	}
 	logger := cfg.Log
 	if logger == nil {

@@ -49,12 +49,9 @@ func (l *uloop) accepted(c uring.Completion) {
 		// the client left before accept took it
 	case s.stopping.Load() || errors.Is(err, unix.ECANCELED):
 		return // Stop has shut the socket down, or the loop cancels
-	case outOfFds(err):
-		s.logger.Printf("%v; not accepting for %v", err, acceptPauseTime)
-		l.acceptPause = time.Now().Add(acceptPauseTime)
-		return
 	default:
-		// Accepting again at once could fail again at once: a pause.
+		// Out of descriptors (outOfFds), or another error: accepting
+		// again at once could fail again at once: a pause.
 		s.logger.Printf("%v; not accepting for %v", err, acceptPauseTime)
 		l.acceptPause = time.Now().Add(acceptPauseTime)
 		return

@@ -114,27 +114,29 @@ var acceptSyscall = accept
 // interrupted, or fd is non-blocking, the handshake goes on in the kernel;
 // Connect then waits until the socket is writable and returns SO_ERROR, the
 // handshake's outcome, since a second connect would only say EALREADY.
-func Connect(fd int, sa unix.Sockaddr) error {
-	err := unix.Connect(fd, sa)
-	if t := strace.Out; t != nil {
-		t.Connect(t.Tid(), fd, sa, err)
-	}
-	if err == unix.EINTR || err == unix.EINPROGRESS {
-		return awaitConnect(fd, time.Time{})
-	}
-	return wrap("connect", err)
-}
+func Connect(fd int, sa unix.Sockaddr) error { return connect(fd, sa, -1) }
 
 // ConnectWithin is Connect, on a non-blocking socket, giving up after
 // timeout with ETIMEDOUT: a server whose listen backlog is full drops the
 // handshake, and the kernel would try again for minutes.
 func ConnectWithin(fd int, sa unix.Sockaddr, timeout time.Duration) error {
+	return connect(fd, sa, timeout)
+}
+
+// connect is connect(2), then, if the handshake goes on in the kernel,
+// the wait for it: for timeout from then, or with no limit if timeout
+// is negative.
+func connect(fd int, sa unix.Sockaddr, timeout time.Duration) error {
 	err := unix.Connect(fd, sa)
 	if t := strace.Out; t != nil {
 		t.Connect(t.Tid(), fd, sa, err)
 	}
 	if err == unix.EINTR || err == unix.EINPROGRESS {
-		return awaitConnect(fd, time.Now().Add(timeout))
+		var deadline time.Time
+		if timeout >= 0 {
+			deadline = time.Now().Add(timeout)
+		}
+		return awaitConnect(fd, deadline)
 	}
 	return wrap("connect", err)
 }

@@ -4,12 +4,13 @@
 //
 //	C                          Go (this package)
 //	socket(AF_INET, ...)       sock.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
-//	setsockopt(...)            sock.SetsockoptInt(fd, level, opt, value)
+//	setsockopt(...)            sock.SetsockoptInt(fd, level, opt, value),
+//	                           sock.SetsockoptTimeval(fd, level, opt, tv)
 //	getsockopt(...)            sock.GetsockoptInt(fd, level, opt)
 //	bind(fd, &addr, len)       sock.Bind(fd, sa)
 //	listen(fd, backlog)        sock.Listen(fd, backlog)
 //	accept(fd, &addr, &len)    sock.Accept(fd, false)
-//	connect(fd, &addr, len)    sock.Connect(fd, sa)
+//	connect(fd, &addr, len)    sock.Connect(fd, sa), sock.ConnectWithin(fd, sa, t)
 //	getsockname(fd, ...)       sock.Getsockname(fd)
 //	getsockopt(SO_PEERNAME)    sock.Peername(fd, domain) (Linux)
 //	read(fd, buf, n)           sock.Read(fd, buf)
@@ -44,9 +45,10 @@
 //     syscall_bsd.go: where the systems differ, the wrapper is written
 //     once and makes the call through a small unexported function of the
 //     call's name, in a file per system: syscall_accept4.go on Linux and
-//     FreeBSD (socket, accept4 and sendto, with flags), syscall_darwin.go
-//     on macOS (socket, accept, write or sendmsg, then fcntl and
-//     setsockopt in place of the flags), syscall_linux.go on Linux
+//     FreeBSD (socket, accept4 and sendto, with flags, and recvfrom),
+//     syscall_darwin.go on macOS (socket, accept, write or sendmsg, then
+//     fcntl and setsockopt in place of the flags, and recvfrom),
+//     syscall_linux.go on Linux
 //     (pipe2, ppoll) and syscall_bsd.go on macOS and FreeBSD (pipe,
 //     poll).
 //

@@ -51,5 +51,5 @@ func EpollWait(epfd int, ready []unix.EpollEvent, timeout int, raw bool) (int, e
 	if t := strace.Out; t != nil {
 		t.EpollWait(t.Tid(), epollWaitCall, epfd, ready, n, timeout, err)
 	}
-	return n, wrap("epoll_wait", err)
+	return n, wrap(epollWaitCall, err)
 }

@@ -28,8 +28,8 @@ func Read(fd int, p []byte) (n int, err error) {
 // Recv reads like Read, with recv(2)'s flags: unix.MSG_DONTWAIT returns
 // EAGAIN instead of waiting, even on a blocking socket. It is the recvfrom
 // system call with no address. With MSG_DONTWAIT the call cannot block,
-// and is made without telling Go's scheduler (rawwait); an event loop reads
-// this way.
+// and is made without telling Go's scheduler on Linux and FreeBSD
+// (rawwait); an event loop reads this way.
 func Recv(fd int, p []byte, flags int) (n int, err error) {
 	for {
 		n, err = recv(fd, p, flags)
@@ -47,7 +47,7 @@ func Recv(fd int, p []byte, flags int) (n int, err error) {
 // instead of waiting for room, even on a blocking socket. It never raises
 // SIGPIPE: writing to a closed peer is an EPIPE error. On a non-blocking
 // socket with a full buffer the error wraps EAGAIN. With MSG_DONTWAIT the
-// call cannot block, and is made raw (rawwait).
+// call cannot block, and is made raw on Linux and FreeBSD (rawwait).
 func Send(fd int, p []byte, flags int) (n int, err error) {
 	for {
 		n, err = send(fd, p, flags)
