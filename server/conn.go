@@ -62,7 +62,7 @@ func (l *loop) handle(ev poller.Event) {
 // poller reports the descriptor again if more is waiting, and one read
 // per turn keeps the loop fair. It says whether it got any bytes.
 func (l *loop) receive(c *conn) bool {
-	n, err := sock.Recv(c.fd, l.buf[:l.srv.outBudget.readSize(c.out, len(l.buf))], unix.MSG_DONTWAIT)
+	n, err := sock.Recv(c.fd, l.buf[:l.srv.outBudget.readLimit(c.out, len(l.buf))], unix.MSG_DONTWAIT)
 	switch {
 	case errors.Is(err, unix.EAGAIN):
 	case err != nil:

@@ -46,7 +46,7 @@ const maxWait = 1 << 30
 // timeout. stopR is the server's stop pipe (see Server.Stop).
 func newDeadline(fd int, idle time.Duration, stopR int) (*deadline, error) {
 	d := &deadline{idle: idle, stopR: stopR}
-	d.progress()
+	d.extend()
 	if idle > 0 {
 		tv := unix.NsecToTimeval(idle.Nanoseconds())
 		if err := sock.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
@@ -56,8 +56,8 @@ func newDeadline(fd int, idle time.Duration, stopR int) (*deadline, error) {
 	return d, nil
 }
 
-// progress moves the deadline: bytes went in or out just now.
-func (d *deadline) progress() {
+// extend moves the deadline: bytes went in or out just now.
+func (d *deadline) extend() {
 	if d.idle > 0 {
 		d.at = time.Now().Add(d.idle)
 	}
@@ -98,7 +98,7 @@ func (d *deadline) read(fd int, buf []byte) (int, error) {
 	case errors.Is(err, unix.EAGAIN):
 		return 0, errIdle
 	case n > 0:
-		d.progress()
+		d.extend()
 	}
 	return n, err
 }
@@ -115,7 +115,7 @@ func (d *deadline) sendAll(fd int, p []byte) (sent int, err error) {
 			err = d.wait(fd, unix.POLLOUT)
 		case err == nil:
 			sent += n
-			d.progress()
+			d.extend()
 		}
 		if err != nil {
 			return sent, err

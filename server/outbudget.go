@@ -87,11 +87,11 @@ func (b *outBudget) limit(out []byte) int {
 	return max(min(outLimit, len(out)+b.room(cap(out))), 1)
 }
 
-// readSize is how much a connection whose replies not yet sent are out
+// readLimit is how much a connection whose replies not yet sent are out
 // may read now, into a buffer of size bytes: all of it within the
 // budget, its room past it, and at least a byte (a read the loop has
 // decided on goes ahead).
-func (b *outBudget) readSize(out []byte, size int) int {
+func (b *outBudget) readLimit(out []byte, size int) int {
 	return min(size, max(b.room(cap(out)), 1))
 }
 

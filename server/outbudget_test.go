@@ -54,7 +54,7 @@ func TestOutBudgetCounts(t *testing.T) {
 	if got := b.limit(nil); got != outFloor {
 		t.Fatalf("limit past the budget, holding nothing: %d, want %d", got, outFloor)
 	}
-	if got := b.readSize(make([]byte, 0, outFloor), 4096); got != 1 {
+	if got := b.readLimit(make([]byte, 0, outFloor), 4096); got != 1 {
 		t.Fatalf("read past the budget, holding the floor: %d, want 1", got)
 	}
 	// Past the budget, a blocking mode's reply buffer is kept up to 4 ×

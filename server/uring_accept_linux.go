@@ -14,10 +14,10 @@ import (
 // flight on the listening socket, and deals the connections out to the
 // loops in turn (handoff.go: deal, handOver), as acceptAll does.
 
-// accept queues loop 0's multishot accept, unless one is in flight, the
+// prepAccept queues loop 0's multishot accept, unless one is in flight, the
 // process is out of descriptors (acceptPause: endBatch queues it after
 // the pause), or the server stops.
-func (l *uloop) accept() {
+func (l *uloop) prepAccept() {
 	if l.accepting || !l.acceptPause.IsZero() || l.srv.stopping.Load() {
 		return
 	}
@@ -29,14 +29,14 @@ func (l *uloop) accept() {
 // as the kernel seldom does on demand (ECONNABORTED).
 var uringAccepted = func(c uring.Completion) uring.Completion { return c }
 
-// accepted handles a completion of the multishot accept: a connection,
+// acceptDone handles a completion of the multishot accept: a connection,
 // which goes to the next loop in turn, or an error, as acceptAll handles
 // accept4's. A completion without IORING_CQE_F_MORE (any error) has
 // ended the accept: it is queued again. A connection accepted once the
 // server stops is closed, as the readiness loops leave it in the
 // backlog for the listening socket's close: no loop would serve it (one
 // that has cancelled everything would wait for its receive for good).
-func (l *uloop) accepted(c uring.Completion) {
+func (l *uloop) acceptDone(c uring.Completion) {
 	s := l.srv
 	if !c.More() {
 		l.accepting = false
@@ -70,7 +70,7 @@ func (l *uloop) accepted(c uring.Completion) {
 			l.register(accepted{fd, peer})
 		}
 	}
-	l.accept()
+	l.prepAccept()
 }
 
 // register starts serving a connection in this loop: its first receive

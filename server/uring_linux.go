@@ -203,7 +203,7 @@ func (l *uloop) serve() error {
 func (l *uloop) run() error {
 	l.ring.PrepRead(l.wakeR, l.wakeBuf[:])
 	if l.id == 0 {
-		l.accept()
+		l.prepAccept()
 	}
 	for {
 		if err := l.ring.Enter(true, l.timeout()); err != nil {
@@ -234,7 +234,7 @@ func (l *uloop) completeAll() (n int) {
 		case uring.OpSend:
 			l.sent(l.uconns[c.Fd], c)
 		case uring.OpAccept:
-			l.accepted(c)
+			l.acceptDone(c)
 		case uring.OpRead:
 			l.woken(c)
 		}
@@ -245,7 +245,7 @@ func (l *uloop) completeAll() (n int) {
 }
 
 // acceptAgain queues the multishot accept again, after a pause.
-func (l *uloop) acceptAgain() { l.accept() }
+func (l *uloop) acceptAgain() { l.prepAccept() }
 
 // maxBatch bounds the completions of a batch, as the readiness loops'
 // Wait takes at most 256 ready descriptors (poller.maxEvents). Without

@@ -194,12 +194,12 @@ func TestUringStopAnswers(t *testing.T) {
 // queues no accept until acceptPauseTime has passed, then one.
 func TestUringAcceptPause(t *testing.T) {
 	srv, l := uringLoop(t, Config{})
-	l.accept()
+	l.prepAccept()
 	before := l.ring.InFlight()
 	// The accept's last completion, as the kernel gives it when the
 	// process is out of descriptors: -EMFILE, without IORING_CQE_F_MORE.
 	l.now = time.Now()
-	l.accepted(uring.Completion{Op: uring.OpAccept, Fd: srv.lfd, Res: -int32(unix.EMFILE)})
+	l.acceptDone(uring.Completion{Op: uring.OpAccept, Fd: srv.lfd, Res: -int32(unix.EMFILE)})
 	l.endBatch(l)
 	if l.accepting || l.acceptPause.IsZero() || l.ring.InFlight() != before {
 		t.Fatalf("after EMFILE: accepting %v, pause until %v, %d operations queued (%d before)", l.accepting, l.acceptPause, l.ring.InFlight(), before)
@@ -416,7 +416,7 @@ func TestUringAcceptedAtStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.cancelled = true // as stop sets it, once it has cancelled everything
-	l.accepted(uring.Completion{Op: uring.OpAccept, Fd: srv.lfd, Res: int32(fd), Flags: 1 << 1})
+	l.acceptDone(uring.Completion{Op: uring.OpAccept, Fd: srv.lfd, Res: int32(fd), Flags: 1 << 1})
 	if len(l.conns) != 0 || srv.active.Load() != 0 || l.ring.InFlight() != 0 {
 		t.Fatalf("after an accept at stop: %d connections, %d active, %d operations in flight; want none", len(l.conns), srv.active.Load(), l.ring.InFlight())
 	}
