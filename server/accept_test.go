@@ -16,7 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestAcceptPauses: when accept fails for want of descriptors (EMFILE),
+// TestAcceptPauses: when accept fails for want of descriptors (EMFILE) or
+// of kernel memory (ENOBUFS),
 // the server accepts nothing for acceptPauseTime, then tries again, in
 // every mode that calls accept(2) (the uring mode's accept is an
 // operation of the ring: TestUringAcceptPause). A loop that left the
@@ -32,47 +33,50 @@ func TestAcceptPauses(t *testing.T) {
 	defer func() { accept = real }()
 	var mu sync.Mutex
 	var calls []time.Time
+	var errno unix.Errno
 	accept = func(fd int, nonblock bool) (int, unix.Sockaddr, error) {
 		mu.Lock()
 		calls = append(calls, time.Now())
 		n := len(calls)
 		mu.Unlock()
 		if n <= failures {
-			return -1, nil, os.NewSyscallError("accept4", unix.EMFILE)
+			return -1, nil, os.NewSyscallError("accept4", errno)
 		}
 		return real(fd, nonblock)
 	}
 	for _, mode := range []string{Iterative, Threaded, Poll, Event} {
-		t.Run(mode, func(t *testing.T) {
-			mu.Lock()
-			calls = nil
-			mu.Unlock()
-			srv, logs, stop := serve(t, Config{Mode: mode, Loops: 1})
-			defer stop()
-			c, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(timeout))
-			fmt.Fprintf(c, "5\n")
-			if line, err := bufio.NewReader(c).ReadString('\n'); line != "  --> 0\r\n" {
-				t.Fatalf("after %d accepts out of descriptors: %q, %v; log:\n%s", failures, line, err, logs.String())
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if len(calls) <= failures {
-				t.Fatalf("%d accept calls, want %d failed and one more", len(calls), failures)
-			}
-			for i := 1; i <= failures; i++ {
-				if gap := calls[i].Sub(calls[i-1]); gap < acceptPauseTime {
-					t.Fatalf("accept %d came %v after accept %d failed with EMFILE; want a pause of %v", i+1, gap, i, acceptPauseTime)
+		for _, e := range []unix.Errno{unix.EMFILE, unix.ENOBUFS} {
+			t.Run(fmt.Sprintf("%s/%s", mode, unix.ErrnoName(e)), func(t *testing.T) {
+				mu.Lock()
+				calls, errno = nil, e
+				mu.Unlock()
+				srv, logs, stop := serve(t, Config{Mode: mode, Loops: 1})
+				defer stop()
+				c, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if n := strings.Count(logs.String(), "not accepting for"); n != failures {
-				t.Fatalf("%d pauses logged, want %d:\n%s", n, failures, logs.String())
-			}
-		})
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(timeout))
+				fmt.Fprintf(c, "5\n")
+				if line, err := bufio.NewReader(c).ReadString('\n'); line != "  --> 0\r\n" {
+					t.Fatalf("after %d accepts that failed: %q, %v; log:\n%s", failures, line, err, logs.String())
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if len(calls) <= failures {
+					t.Fatalf("%d accept calls, want %d failed and one more", len(calls), failures)
+				}
+				for i := 1; i <= failures; i++ {
+					if gap := calls[i].Sub(calls[i-1]); gap < acceptPauseTime {
+						t.Fatalf("accept %d came %v after accept %d failed with %v; want a pause of %v", i+1, gap, i, errno, acceptPauseTime)
+					}
+				}
+				if n := strings.Count(logs.String(), "not accepting for"); n != failures {
+					t.Fatalf("%d pauses logged, want %d:\n%s", n, failures, logs.String())
+				}
+			})
+		}
 	}
 }
 

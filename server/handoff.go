@@ -34,7 +34,7 @@ func (l *loop) acceptAll() {
 		case err == nil:
 		case errors.Is(err, unix.EAGAIN):
 			return
-		case outOfFds(err):
+		case outOfResources(err):
 			s.logger.Printf("%v; not accepting for %v", err, acceptPauseTime)
 			l.acceptPause = time.Now().Add(acceptPauseTime)
 			l.poller.Modify(s.lfd, false, false)

@@ -45,7 +45,7 @@ func (s *Server) acceptBlocking() (fd int, peer unix.Sockaddr, err error) {
 			return -1, nil, nil
 		case err == nil:
 			return fd, peer, nil
-		case outOfFds(err):
+		case outOfResources(err):
 			s.logger.Printf("%v; not accepting for %v", err, acceptPauseTime)
 			pauseAccepting()
 		case !errors.Is(err, unix.ECONNABORTED):

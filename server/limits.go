@@ -21,9 +21,12 @@ const acceptPauseTime = 100 * time.Millisecond
 // kernel seldom does on demand (ECONNABORTED).
 var accept = sock.Accept
 
-// outOfFds says whether accept failed for want of descriptors.
-func outOfFds(err error) bool {
-	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
+// outOfResources says whether accept failed for want of descriptors
+// (EMFILE, ENFILE) or of kernel memory (ENOBUFS, ENOMEM): an accept made
+// at once again would fail at once again, so every mode pauses.
+func outOfResources(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) ||
+		errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM)
 }
 
 // pauseAccepting waits acceptPauseTime, for the blocking modes: in poll(2)

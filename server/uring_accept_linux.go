@@ -50,7 +50,7 @@ func (l *uloop) acceptDone(c uring.Completion) {
 	case s.stopping.Load() || errors.Is(err, unix.ECANCELED):
 		return // Stop has shut the socket down, or the loop cancels
 	default:
-		// Out of descriptors (outOfFds), or another error: accepting
+		// Out of descriptors (outOfResources), or another error: accepting
 		// again at once could fail again at once: a pause.
 		s.logger.Printf("%v; not accepting for %v", err, acceptPauseTime)
 		l.acceptPause = time.Now().Add(acceptPauseTime)
