@@ -52,12 +52,7 @@ func TestAcceptPauses(t *testing.T) {
 				mu.Unlock()
 				srv, logs, stop := serve(t, Config{Mode: mode, Loops: 1})
 				defer stop()
-				c, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(timeout))
+				c := dial(t, srv)
 				fmt.Fprintf(c, "5\n")
 				if line, err := bufio.NewReader(c).ReadString('\n'); line != "  --> 0\r\n" {
 					t.Fatalf("after %d accepts that failed: %q, %v; log:\n%s", failures, line, err, logs.String())

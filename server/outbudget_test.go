@@ -93,15 +93,10 @@ func TestNeverReadersBounded(t *testing.T) {
 			}
 			srv, logs, stop := serve(t, Config{Mode: mode, Loops: 2, OutBudget: budget})
 			defer stop()
-			dial := func() *net.TCPConn {
-				c, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				c.SetDeadline(time.Now().Add(timeout))
-				return c.(*net.TCPConn)
+			connect := func() *net.TCPConn {
+				return dial(t, srv).(*net.TCPConn)
 			}
-			good := dial()
+			good := connect()
 			defer good.Close()
 			goodR := bufio.NewReader(good)
 			ask := func(line, want string) {
@@ -121,7 +116,7 @@ func TestNeverReadersBounded(t *testing.T) {
 			var wg sync.WaitGroup
 			var hogs []*net.TCPConn
 			for i := 0; i < clients; i++ {
-				c := dial()
+				c := connect()
 				hogs = append(hogs, c)
 				wg.Add(1)
 				go func() {

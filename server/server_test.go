@@ -337,6 +337,20 @@ func listenLoop(t *testing.T, cfg Config, id int) (*Server, *loop) {
 	return srv, l
 }
 
+// dial connects to srv, for the rest of the test: the connection is
+// closed when the test ends, and every read and write on it has the
+// test's timeout.
+func dial(t *testing.T, srv *Server) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(timeout))
+	return c
+}
+
 // loopConn registers in loop l a connection accepted from srv's listening
 // socket, and returns it with the client's end.
 func loopConn(t *testing.T, srv *Server, l *loop) (*conn, net.Conn) {

@@ -7,14 +7,12 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -95,12 +93,7 @@ func TestStateReadOnly(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			srv, logs, stop := serve(t, Config{Mode: mode, Loops: 1, StatePath: path})
 			defer stop()
-			c, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(timeout))
+			c := dial(t, srv)
 			r := bufio.NewReader(c)
 			if got := roundTrip(t, c, r, "1\n"); got != refusedReadOnly {
 				t.Fatalf("an add on a read-only file: %q", got)

@@ -137,12 +137,7 @@ func TestStateReplaced(t *testing.T) {
 				if err := do(path); err != nil {
 					t.Fatal(err)
 				}
-				c, err := net.DialTimeout("tcp", srv.Addr().String(), timeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(timeout))
+				c := dial(t, srv)
 				r := bufio.NewReader(c)
 				for i := 0; i < 2; i++ {
 					if got := roundTrip(t, c, r, "1\n"); got != refused {
