@@ -1,9 +1,11 @@
 package etcd_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"math/big"
+	"net"
 	"slices"
 	"strings"
 	"syscall"
@@ -249,4 +251,53 @@ func TestStopWithoutEtcd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPausedMember: an etcd follower stopped (SIGSTOP: as its machine
+// lost, or cut off, which resets no connection) while the cluster keeps
+// its quorum; the owner's calls that the client sends to it (round robin)
+// would wait there for -timeout, every third one, as long as it is gone:
+// the client's pings find the connection dead, and the owner serves
+// again, a hundred adds in a row within two minutes.
+func TestPausedMember(t *testing.T) {
+	c := startCluster(t, 3)
+	cli := c.client()
+	a := startFrontend(t, c)
+	waitOwner(t, cli, a.addr)
+	served(t, a.addr, "0")
+	m := c.members[0]
+	if m == c.leader(cli) {
+		m = c.members[1]
+	}
+	m.cmd.Process.Signal(syscall.SIGSTOP)
+	defer m.cmd.Process.Signal(syscall.SIGCONT)
+
+	conn, err := net.DialTimeout("tcp", a.addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	deadline := time.Now().Add(2 * time.Minute)
+	inRow, refused := 0, 0
+	for inRow < 100 {
+		if time.Now().After(deadline) {
+			t.Fatalf("etcd %s stopped: no hundred adds in a row served in two minutes (%d refused; the last run %d)", m.name, refused, inRow)
+		}
+		conn.SetDeadline(time.Now().Add(time.Minute))
+		if _, err := conn.Write([]byte("1\n")); err != nil {
+			t.Fatal(err)
+		}
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(line, "  --> ") {
+			inRow++
+			continue
+		}
+		inRow = 0
+		refused++
+	}
+	t.Logf("etcd %s stopped: a hundred adds in a row served after %d refused", m.name, refused)
 }

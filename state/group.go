@@ -156,6 +156,9 @@ func (g *Group) turn() {
 		if g.err == nil || g.err.Error() != err.Error() { // once, not a line a batch
 			g.logger.Printf("state: %s: %v; the adds it held were refused", g.name, err)
 		}
+		if stale && g.err != nil && g.err.Error() != err.Error() { // a load failed: the adds refused before keep their words
+			g.lose(span{g.durable, g.tried, g.err})
+		}
 		g.tried, g.err = version, err
 		g.stale = g.stale || (g.reset != nil && errors.Is(err, ErrStale))
 	}

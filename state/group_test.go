@@ -98,6 +98,51 @@ func TestGroupLoads(t *testing.T) {
 	}
 }
 
+// TestGroupLoadFailsAfterCommit: a commit whose outcome is unknown, then
+// a load that fails too (etcd down): the commit's adds, asked late, are
+// still refused with the commit's failure ("may still count"), not the
+// load's ("did not count"), which only the adds made after are told. A
+// loop that was answering another connection asks after the next turn.
+func TestGroupLoadFailsAfterCommit(t *testing.T) {
+	m := &memStore{value: fetchadd.Int(100)}
+	c := &counter{}
+	g := NewGroup(m, "mem", quiet)
+	g.Start(c.snapshot, c.reset)
+	defer g.Close()
+	if err := g.Sync(c.add(0)); !errors.Is(err, ErrStale) { // the first load
+		t.Fatalf("an add made before the first load: %v, want it refused", err)
+	}
+	m.set(100, stale, nil)
+	failed := c.add(1)
+	if err := g.Sync(failed); err != stale {
+		t.Fatalf("the commit that timed out: %v, want its own failure", err)
+	}
+	down := &Reason{Text: "etcd down (the add did not count)", Err: fmt.Errorf("etcd down: %w", ErrStale)}
+	m.set(100, nil, down)
+	dropped := c.add(1)
+	if err := g.Sync(dropped); err != down {
+		t.Fatalf("an add while the load fails: %v, want the load's failure", err)
+	}
+	if done, err := g.Saved(failed); !done || err != stale {
+		t.Errorf("Saved(the commit's add), asked after the failed load: %v, %v; want %v", done, err, stale)
+	}
+	m.set(100, nil, nil)
+	if err := g.Sync(c.add(0)); err != errLost { // made before the load that works
+		t.Fatalf("an add made before the load: %v, want errLost", err)
+	}
+	if err := g.Sync(c.add(1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, late := range []struct {
+		v    uint64
+		want error
+	}{{failed, stale}, {dropped, down}} {
+		if done, err := g.Saved(late.v); !done || err != late.want {
+			t.Errorf("Saved(%d) after the load worked: %v, %v; want %v", late.v, done, err, late.want)
+		}
+	}
+}
+
 // TestGroupLoadFails: while the store cannot be read (a standby, etcd
 // without a quorum) every add is refused with the load's failure, at
 // once; a load that works ends it.

@@ -71,7 +71,12 @@ func run(args []string, stderr io.Writer) int {
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   strings.Split(*endpoints, ","),
 		DialTimeout: *timeout,
-		Logger:      zap.NewNop(), // failures are said by the refusals and this log
+		// A member cut off or paused, or its machine gone, resets nothing:
+		// without pings its connection stays up, and every third call,
+		// round robin, waits there for -timeout. gRPC's least: 10s.
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: *timeout,
+		Logger:               zap.NewNop(), // failures are said by the refusals and this log
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "fetchadd-etcd: etcd client: %v\n", err)
