@@ -274,27 +274,34 @@ func (s *testServer) config(cfg Config) Config {
 	return cfg
 }
 
+// serve answers c's lines: as a server should (!!!! to a line that is
+// not a number), or, in an odd mode, as answerOdd says.
 func (s *testServer) serve(c net.Conn) {
 	defer c.Close()
 	if s.mode == hangingUp {
 		return
 	}
 	r := bufio.NewReader(c)
-	if s.mode >= silent {
-		s.serveOdd(c, r)
-		return
-	}
+	lines := 0
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
 			return
 		}
 		n, err := strconv.ParseInt(strings.TrimSpace(line), 10, 64)
-		if err != nil {
+		switch {
+		case err != nil && s.mode >= silent:
+			return
+		case err != nil:
 			fmt.Fprint(c, "!!!!\r\n")
 			continue
 		}
-		fmt.Fprintf(c, "  --> %d\r\n", s.counter.Add(n)-n)
+		old := s.counter.Add(n) - n
+		if s.mode < silent {
+			fmt.Fprintf(c, "  --> %d\r\n", old)
+		} else if !s.answerOdd(c, n, old, &lines) {
+			return
+		}
 	}
 }
 

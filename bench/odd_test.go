@@ -1,12 +1,10 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,56 +15,46 @@ import (
 // reply ("  --> 0\r\n", 9 bytes) never.
 const dribbleEvery = 50 * time.Millisecond
 
-// serveOdd answers the counter's read ("0") as a server should, and the
-// other lines as the server's mode says.
-func (s *testServer) serveOdd(c net.Conn, r *bufio.Reader) {
-	lines := 0
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(line), 10, 64)
-		if err != nil {
-			return
-		}
-		old := s.counter.Add(n) - n
-		switch {
-		case s.mode == mute:
-			s.added.Do(func() { close(s.adding) })
-			continue
-		case s.mode == dribblingRead:
-			s.dribble(c, "  --> "+strings.Repeat("1", 2*maxReply))
-			return
-		}
-		if n == 0 {
-			fmt.Fprintf(c, "  --> %d\r\n", old)
-			continue
-		}
-		lines++
+// answerOdd answers line number *lines (n, added to a counter that was
+// old) as the server's mode says, the counter's read ("0") as a server
+// should; false: the server hangs up.
+func (s *testServer) answerOdd(c net.Conn, n, old int64, lines *int) bool {
+	switch {
+	case s.mode == mute:
 		s.added.Do(func() { close(s.adding) })
-		switch s.mode {
-		case silent:
-		case everyOther:
-			if lines%2 == 1 {
-				fmt.Fprintf(c, "  --> %d\r\n", old)
-			}
-		case noLineEnd:
-			fmt.Fprintf(c, "  --> %d", old)
-		case dribbling:
-			s.dribble(c, fmt.Sprintf("  --> %d\r\n", old))
-		case unreading:
-			<-s.done
-			return
-		case farAbove:
-			fmt.Fprintf(c, "  --> %d\r\n", old+1<<34)
-		case endless:
-			s.endless(c)
-			return
-		case repeating:
-			fmt.Fprint(c, "  --> 0\r\n")
-		}
+		return true
+	case s.mode == dribblingRead:
+		s.dribble(c, "  --> "+strings.Repeat("1", 2*maxReply))
+		return false
 	}
+	if n == 0 {
+		fmt.Fprintf(c, "  --> %d\r\n", old)
+		return true
+	}
+	*lines++
+	s.added.Do(func() { close(s.adding) })
+	switch s.mode {
+	case silent:
+	case everyOther:
+		if *lines%2 == 1 {
+			fmt.Fprintf(c, "  --> %d\r\n", old)
+		}
+	case noLineEnd:
+		fmt.Fprintf(c, "  --> %d", old)
+	case dribbling:
+		s.dribble(c, fmt.Sprintf("  --> %d\r\n", old))
+	case unreading:
+		<-s.done
+		return false
+	case farAbove:
+		fmt.Fprintf(c, "  --> %d\r\n", old+1<<34)
+	case endless:
+		s.endless(c)
+		return false
+	case repeating:
+		fmt.Fprint(c, "  --> 0\r\n")
+	}
+	return true
 }
 
 // dribble sends reply a byte every dribbleEvery, until the server or the
