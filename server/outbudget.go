@@ -107,8 +107,8 @@ func (b *outBudget) keep(held int) bool {
 // hold counts what a connection holds now, *held before: the capacity of
 // its buffers, 0 when it has none (or is closed).
 func (b *outBudget) hold(held *int, now int) {
-	if b == nil {
-		return
+	if b == nil || now == *held {
+		return // unchanged, as a busy connection's buffers mostly are: no write to the loops' shared count
 	}
 	b.held.Add(int64(now - *held))
 	*held = now
