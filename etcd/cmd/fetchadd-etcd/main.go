@@ -17,7 +17,6 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -94,9 +93,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fetchadd-etcd: %v\n", err)
 		return 1
 	}
-	if runtime.GOMAXPROCS(0) < srv.Loops()+1 { // a P for each loop, and one for etcd's client
-		runtime.GOMAXPROCS(srv.Loops() + 1)
-	}
+	srv.SpareP() // a P for each loop that waits raw, and one for the rest (etcd's client among it), as fetchadd serve does
 	me := srv.Addr().String()
 	switch {
 	case *advertise != "":
